@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* eng_bench.h - kernel benchmarks: each quantized kernel timed against
+ * OpenBLAS fp32 (and oneDNN int8 when built in) on the same shapes, in the
+ * same run, reported as a cJSON object in the SPEC §5 `bench kernels` form. */
+#ifndef PRECIS_ENG_BENCH_H
+#define PRECIS_ENG_BENCH_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+typedef struct {
+	int threads;  /* largest thread count; rows are run with 1 and this many */
+	int repeats;  /* timed repeats per row (median reported), >= 1 */
+	int quick;    /* 1: small shapes only, for tests and smoke runs */
+} eng_bench_opts;
+
+/* Called between rows with a short description of what runs next and the
+ * fraction done in [0, 1].  Runs on the calling thread. */
+typedef void (*eng_progress_fn)(void *user, const char *what, double done);
+
+/* Runs the kernel benchmark.  Returns a new cJSON object the caller owns
+ * (cJSON_Delete), or NULL with a sentence in err when the run failed (out of
+ * memory, the requested ISA unavailable).  progress may be NULL. */
+cJSON *eng_bench_kernels(const eng_bench_opts *opts, eng_progress_fn progress, void *user,
+			 char *err, size_t errlen);
+
+/* oneDNN peer (engine/onednn.c).  eng_onednn_available() is 0 when precis
+ * was built without oneDNN; eng_onednn_s8_gops then returns -1. */
+int eng_onednn_available(void);
+const char *eng_onednn_version(void);
+/* GOP/s of oneDNN's u8 x s8 -> s32 matmul on m x n x k with `threads`
+ * OpenMP threads: median of `repeats` timed runs after warm-up, weights
+ * reordered once before timing.  -1 on failure. */
+double eng_onednn_s8_gops(int m, int n, int k, int threads, int repeats);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_stats.c - metrics on hand-computed examples, and the paired
+ * bootstrap on synthetic data whose difference and spread are known. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "eng_stats.h"
+#include "tap.h"
+
+int main(void)
+{
+	/* hand example: 3 classes, 6 samples */
+	int label[6] = {0, 0, 1, 1, 2, 2}, pred[6] = {0, 1, 1, 1, 2, 0}, idx[6] = {0, 1, 2, 3, 4, 5};
+	float conf[6] = {0.9f, 0.6f, 0.8f, 0.95f, 0.7f, 0.55f};
+	eng_preds p = {pred, conf};
+	ok(fabs(eng_metric_eval(ENG_METRIC_TOP1, idx, 6, label, &p, 3) - 4.0 / 6) < 1e-12, "top1 = 4/6");
+	/* class0: tp1 fp1 fn1 -> 2/4; class1: tp2 fp1 fn0 -> 4/5; class2: tp1 fp0 fn1 -> 2/3 */
+	double f1 = (0.5 + 0.8 + 2.0 / 3) / 3;
+	ok(fabs(eng_metric_eval(ENG_METRIC_MACRO_F1, idx, 6, label, &p, 3) - f1) < 1e-12, "macro-F1 = %.6f", f1);
+	/* bins of width 1/15: 0.9->13, 0.6->9, 0.8->12, 0.95->14, 0.7->10, 0.55->8
+	 * each bin holds one sample: ECE = mean |correct - conf| */
+	double ece = (0.1 + 0.6 + 0.2 + 0.05 + 0.3 + 0.55) / 6;
+	ok(fabs(eng_metric_eval(ENG_METRIC_ECE, idx, 6, label, &p, 3) - ece) < 1e-6, "ECE = %.6f", ece);
+	int sub[2] = {2, 3};
+	ok(eng_metric_eval(ENG_METRIC_TOP1, sub, 2, label, &p, 3) == 1.0, "metric on a subset");
+	ok(isnan(eng_metric_eval(ENG_METRIC_TOP1, sub, 0, label, &p, 3)), "empty subset gives NaN");
+	eng_metric m;
+	ok(eng_metric_parse("macro-f1", &m) == 0 && m == ENG_METRIC_MACRO_F1 && eng_metric_parse("f2", &m) == -1,
+	   "metric names");
+
+	/* synthetic paired data: n = 10000, 300 samples only the reference gets
+	 * right, 100 only the quantized one: delta = -0.02 exactly;
+	 * var(d) = 400/n - 0.02^2, so the normal 95% interval is
+	 * -0.02 +- 1.96 * sqrt(0.0396 / 10000) = [-0.02390, -0.01610]. */
+	enum { N = 10000 };
+	int *lab = calloc(N, sizeof *lab), *pr = calloc(N, sizeof *pr), *pq = calloc(N, sizeof *pq),
+	    *all = calloc(N, sizeof *all);
+	float *cf = calloc(N, sizeof *cf);
+	uint64_t s = 42;
+	for (int i = 0; i < N; i++) {
+		all[i] = i;
+		lab[i] = (int)eng_rng_below(&s, 10);
+		cf[i] = 0.9f;
+		int wrong = (lab[i] + 1) % 10;
+		int pos = (i * 7919) % N; /* scatter the special samples */
+		pr[i] = pq[i] = pos < 9000 ? lab[i] : wrong;
+		if (pos >= 9000 && pos < 9300)
+			pr[i] = lab[i]; /* only the reference is right */
+		else if (pos >= 9300 && pos < 9400)
+			pq[i] = lab[i]; /* only the quantized model is right */
+	}
+	eng_preds ref = {pr, cf}, qu = {pq, cf};
+	eng_paired r;
+	ok(eng_paired_bootstrap(ENG_METRIC_TOP1, all, N, lab, &ref, &qu, 10, 2000, 7, &r) == 0, "bootstrap runs");
+	ok(fabs(r.ref - 0.93) < 1e-12 && fabs(r.quant - 0.91) < 1e-12 && fabs(r.delta + 0.02) < 1e-12,
+	   "ref 0.93, quant 0.91, delta -0.02");
+	ok(r.flips == 400, "400 flips (%d)", r.flips);
+	double half = 1.96 * sqrt(0.0396 / N);
+	ok(fabs(r.lo - (-0.02 - half)) < 6e-4 && fabs(r.hi - (-0.02 + half)) < 6e-4,
+	   "interval [%.5f, %.5f] matches the normal approximation [%.5f, %.5f]", r.lo, r.hi, -0.02 - half,
+	   -0.02 + half);
+	eng_paired r2;
+	eng_paired_bootstrap(ENG_METRIC_TOP1, all, N, lab, &ref, &qu, 10, 2000, 7, &r2);
+	ok(r2.lo == r.lo && r2.hi == r.hi, "same seed, same interval");
+	eng_paired_bootstrap(ENG_METRIC_TOP1, all, N, lab, &ref, &qu, 10, 2000, 8, &r2);
+	ok(r2.lo != r.lo || r2.hi != r.hi, "another seed, another draw");
+	/* the general path (recompute the metric per resample) agrees with the
+	 * top1 fast path in distribution: macro-F1 interval contains its delta */
+	eng_paired_bootstrap(ENG_METRIC_MACRO_F1, all, N, lab, &ref, &qu, 10, 300, 7, &r2);
+	ok(r2.lo < r2.delta && r2.delta < r2.hi && r2.delta < 0, "macro-F1: delta %.4f inside [%.4f, %.4f]", r2.delta,
+	   r2.lo, r2.hi);
+	/* identical models: zero delta, zero-width interval, no flips */
+	eng_paired_bootstrap(ENG_METRIC_TOP1, all, N, lab, &ref, &ref, 10, 200, 7, &r2);
+	ok(r2.delta == 0 && r2.lo == 0 && r2.hi == 0 && r2.flips == 0, "identical predictions");
+	/* a stratum of 100 with 2 net losses: interval much wider than at n = 10000 */
+	eng_paired_bootstrap(ENG_METRIC_TOP1, all, 100, lab, &ref, &qu, 10, 2000, 7, &r2);
+	ok(r2.hi - r2.lo > 3 * (r.hi - r.lo), "small strata get wide intervals (%.4f vs %.4f)", r2.hi - r2.lo,
+	   r.hi - r.lo);
+	free(lab), free(pr), free(pq), free(all), free(cf);
+	return tap_done();
+}
