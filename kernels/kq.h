@@ -184,6 +184,11 @@ int kq_qparams_minmax(const float *x, int rows, int cols, const kq_qspec *spec,
  * of values whose unclamped q fell outside [qmin, qmax]. */
 int kq_quantize(const float *x, int rows, int cols, const kq_qspec *spec,
 		const kq_qparams *p, void *q, size_t *nclipped);
+/* All three take parameters as computed above: a scale that is not a
+ * positive normal float, or a zero point outside [qmin, qmax], gives
+ * KQ_EINVAL before anything is written.  A NaN input quantizes to qmin and
+ * +-inf to the nearest end of the range (as PyTorch does on x86); both
+ * count as clipped. */
 /* x = (q - zp) * scale. */
 int kq_dequantize(const void *q, int rows, int cols, const kq_qspec *spec,
 		  const kq_qparams *p, float *x);
