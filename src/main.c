@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include <cJSON.h>
 
+#include "eng.h"
 #include "eng_bench.h"
 #include "kq.h"
 
@@ -32,10 +34,12 @@ typedef struct {
 
 static int cmd_bench(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+static int cmd_eval(int argc, char **argv);
+static int cmd_models(int argc, char **argv);
 
 static const command commands[] = {
 	{"tui", "[recipe opts]", "the explorer (ncurses), starting from a recipe", NULL, "#4"},
-	{"eval", "[recipe opts] [--json]", "accuracy delta per stratum with 95% intervals, and throughput", NULL, "#3"},
+	{"eval", "[recipe opts] [--json]", "accuracy delta per stratum with 95% intervals, and throughput", cmd_eval, NULL},
 	{"sensitivity", "[recipe opts] [--json]", "per-layer sensitivity", NULL, "#6"},
 	{"sweep", "[recipe opts] --vary KEY=V1,V2 ... [--shard I/N] [--jsonl]", "evaluate a grid of recipes", NULL, "#6"},
 	{"search", "[recipe opts] --max-loss POINTS ... [-o RECIPE.json]", "fastest recipe meeting a per-stratum criterion", NULL, "#6"},
@@ -43,7 +47,7 @@ static const command commands[] = {
 	{"report", "[recipe opts] --format md|html|json -o FILE", "decision-grade report", NULL, "#5"},
 	{"bench", "kernels [--json] [--threads N] [--repeats N] [--quick]", "time the quantized kernels against OpenBLAS (and oneDNN)", cmd_bench, NULL},
 	{"repl", "", "line-oriented shell with the TUI's commands", NULL, "#4"},
-	{"models", "[--json]", "list the shipped models", NULL, "#3"},
+	{"models", "[--json]", "list the shipped models", cmd_models, NULL},
 	{"help", "", "this text", cmd_help, NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
@@ -167,7 +171,7 @@ static int cmd_bench(int argc, char **argv)
 			fprintf(stderr, "precis bench: say what to benchmark: 'kernels' (or 'model', not built yet)\n");
 			return EXIT_USAGE;
 		}
-		fprintf(stderr, "precis bench model: not built yet (needs the engine, issue #3)\n");
+		fprintf(stderr, "precis bench model: not built yet; 'precis eval' reports the model's throughput\n");
 		return EXIT_RUN;
 	}
 	if (strcmp(what, "kernels") != 0) {
@@ -219,4 +223,208 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "precis: unknown command '%s' (see precis --help)\n", c);
 	return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------ eval, models */
+
+typedef struct {
+	eng_recipe recipe;
+	eng_session_opts sess;
+	int json;
+	char model[1024];
+} run_args;
+
+/* Parses recipe and session options (SPEC §2) in order, so later options
+ * override a --recipe file given earlier.  `extra` handles command-specific
+ * flags: returns 1 if it consumed argv[i], 0 if not.  Exit code or 0. */
+static int parse_run_args(int argc, char **argv, run_args *a, const char *cmd)
+{
+	char err[512];
+	eng_recipe_default(&a->recipe);
+	memset(&a->sess, 0, sizeof a->sess);
+	a->sess.seed = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(stderr, "precis %s: unexpected argument '%s' (see precis --help)\n", cmd, arg);
+			return EXIT_USAGE;
+		}
+		const char *key = arg + 2, *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int takes = 0, n;
+		if (strcmp(key, "json") == 0) {
+			a->json = 1;
+		} else if (eng_recipe_is_option(key, &takes)) {
+			if (eng_recipe_set(&a->recipe, key, takes ? val : NULL, err, sizeof err)) {
+				fprintf(stderr, "precis %s: %s\n", cmd, err);
+				return EXIT_USAGE;
+			}
+			i += takes;
+		} else if (strcmp(key, "recipe") == 0 && val) {
+			if (eng_recipe_load(&a->recipe, val, err, sizeof err)) {
+				fprintf(stderr, "precis %s: --recipe %s\n", cmd, err);
+				return EXIT_USAGE;
+			}
+			i++;
+		} else if (strcmp(key, "model") == 0 && val) {
+			snprintf(a->model, sizeof a->model, "%s", val);
+			a->sess.model = a->model;
+			i++;
+		} else if (strcmp(key, "threads") == 0) {
+			if (parse_int("--threads", val, 1, 1024, &a->sess.threads))
+				return EXIT_USAGE;
+			i++;
+		} else if (strcmp(key, "seed") == 0) {
+			if (parse_int("--seed", val, 0, 2147483647, &n))
+				return EXIT_USAGE;
+			a->sess.seed = (uint64_t)n;
+			i++;
+		} else if (strcmp(key, "eval-n") == 0) {
+			if (parse_int("--eval-n", val, 1, 100000000, &a->sess.eval_n))
+				return EXIT_USAGE;
+			i++;
+		} else if ((strcmp(key, "strata") == 0 || strcmp(key, "metric") == 0) && val) {
+			*(key[0] == 's' ? &a->sess.strata : &a->sess.metric) = val;
+			i++;
+		} else if (strcmp(key, "tokenizer") == 0 || strcmp(key, "eval-file") == 0 || strcmp(key, "calib-file") == 0) {
+			fprintf(stderr, "precis %s: --%s is not built yet (the shipped datasets are used)\n", cmd, key);
+			return EXIT_USAGE;
+		} else {
+			fprintf(stderr, "precis %s: unknown option or missing value: '%s' (see precis --help)\n", cmd, arg);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static void stage_progress(void *user, const char *stage, double done)
+{
+	(void)user;
+	fprintf(stderr, "\r\033[K%-10s %3.0f%%", stage, done * 100);
+	fflush(stderr);
+}
+
+static const cJSON *get(const cJSON *o, const char *path)
+{
+	char key[64];
+	while (o && *path) {
+		size_t l = strcspn(path, ".");
+		snprintf(key, sizeof key, "%.*s", (int)l, path);
+		o = cJSON_GetObjectItemCaseSensitive(o, key);
+		path += l + (path[l] == '.');
+	}
+	return o;
+}
+
+static double getn(const cJSON *o, const char *path)
+{
+	const cJSON *v = get(o, path);
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *gets(const cJSON *o, const char *path)
+{
+	const cJSON *v = get(o, path);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void print_eval(const cJSON *r, const eng_recipe *rec)
+{
+	char desc[512];
+	eng_recipe_describe(rec, desc, sizeof desc);
+	int pct = strcmp(gets(r, "metric"), "ece") != 0;
+	double mul = 100;
+	printf("%s (%s, %.0f params, sha256 %.12s...)  metric %s (%s is better)\n", gets(r, "model.name"),
+	       gets(r, "model.family"), getn(r, "model.params"), gets(r, "model.sha256"), gets(r, "metric"),
+	       cJSON_IsTrue(get(r, "eval.higher_is_better")) ? "higher" : "lower");
+	printf("recipe: %s\n", desc);
+	printf("reference: fp32, same samples, same code; eval: %s\n\n", gets(r, "eval.set"));
+	printf("%-14s %6s %8s %8s %10s  %-18s %6s  %s\n", "stratum", "n", "ref", "quant", "delta(pt)", "95% CI (pt)", "flips",
+	       "verdict");
+	const cJSON *st;
+	cJSON_ArrayForEach(st, get(r, "eval.strata"))
+	{
+		char ci[40];
+		const cJSON *c = get(st, "ci95");
+		snprintf(ci, sizeof ci, "[%+.2f, %+.2f]", cJSON_GetArrayItem(c, 0)->valuedouble * mul,
+			 cJSON_GetArrayItem(c, 1)->valuedouble * mul);
+		printf("%-14s %6.0f %7.2f%s %7.2f%s %+10.2f  %-18s %6.0f  %s\n", gets(st, "name"), getn(st, "n"),
+		       getn(st, "ref") * mul, pct ? "%" : " ", getn(st, "quant") * mul, pct ? "%" : " ", getn(st, "delta") * mul,
+		       ci, getn(st, "flips"), gets(st, "verdict"));
+	}
+	printf("\nthroughput: fp32 %.0f %s, quantized %.0f %s, speedup %.2fx (batch %.0f, %.0f threads, %s, median of %.0f)%s\n",
+	       getn(r, "throughput.ref"), gets(r, "throughput.unit"), getn(r, "throughput.quant"), gets(r, "throughput.unit"),
+	       getn(r, "throughput.speedup"), getn(r, "throughput.batch"), getn(r, "throughput.threads"),
+	       gets(r, "throughput.isa"), getn(r, "throughput.repeats"),
+	       cJSON_IsTrue(get(r, "throughput.emulated")) ? "  [EMULATED: some layers run through a conversion path]" : "");
+	const cJSON *all = cJSON_GetArrayItem(get(r, "eval.strata"), 0);
+	printf("weights: %.0f bytes fp32 -> %.0f bytes; kernels agree with fake-quant on %.1f%% of %.0f samples\n",
+	       getn(r, "memory.weight_bytes_ref"), getn(r, "memory.weight_bytes_quant"),
+	       getn(all, "extra.kernel_agreement") * 100, getn(all, "extra.kernel_agreement_n"));
+	printf("timing: calibrate %.0f ms, quantize %.0f ms, evaluate %.0f ms, benchmark %.0f ms\n",
+	       getn(r, "timing.calib_ms"), getn(r, "timing.quantize_ms"), getn(r, "timing.eval_ms"), getn(r, "timing.bench_ms"));
+	printf("decision-grade: %s\n", cJSON_IsTrue(get(r, "disclosure.decision_grade"))
+					       ? "yes"
+					       : "no (a stratum shows a loss whose 95% interval includes zero)");
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+	run_args a = {0};
+	int rc = parse_run_args(argc, argv, &a, "eval");
+	if (rc)
+		return rc;
+	char err[512] = "";
+	eng_session *s = eng_session_create(&a.sess, err, sizeof err);
+	if (!s) {
+		fprintf(stderr, "precis eval: %s\n", err);
+		return EXIT_USAGE;
+	}
+	int tty = isatty(2);
+	cJSON *res = eng_session_eval(s, &a.recipe, tty ? stage_progress : NULL, NULL, NULL, err, sizeof err);
+	if (tty)
+		fputs("\r\033[K", stderr);
+	if (!res) {
+		fprintf(stderr, "precis eval: %s\n", err);
+		eng_session_destroy(s);
+		return strncmp(err, "--", 2) == 0 || strstr(err, "override") ? EXIT_USAGE : EXIT_RUN;
+	}
+	if (a.json) {
+		char *txt = cJSON_Print(res);
+		puts(txt);
+		free(txt);
+	} else
+		print_eval(res, &a.recipe);
+	cJSON_Delete(res);
+	eng_session_destroy(s);
+	return 0;
+}
+
+static int cmd_models(int argc, char **argv)
+{
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			fprintf(stderr, "precis models: unknown option '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+		json = 1;
+	}
+	char err[512] = "";
+	cJSON *m = eng_models_json(err, sizeof err);
+	if (!m) {
+		fprintf(stderr, "precis models: %s\n", err);
+		return EXIT_RUN;
+	}
+	if (json) {
+		char *txt = cJSON_Print(m);
+		puts(txt);
+		free(txt);
+	} else {
+		printf("%-16s %-8s %8s  %-8s %s\n", "model", "family", "params", "metric", "task");
+		const cJSON *o;
+		cJSON_ArrayForEach(o, m) printf("%-16s %-8s %8.0f  %-8s %s\n", gets(o, "name"), gets(o, "family"),
+						getn(o, "params"), gets(o, "metric"), gets(o, "task"));
+	}
+	cJSON_Delete(m);
+	return 0;
 }

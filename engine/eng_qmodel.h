@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* eng_qmodel.h - a model quantized by a recipe: packed weights, calibrated
+ * activation parameters, and two ways to run it: the real quantized
+ * kernels, and a float fake-quant reference of the same recipe. */
+#ifndef PRECIS_ENG_QMODEL_H
+#define PRECIS_ENG_QMODEL_H
+
+#include "eng_calib.h"
+#include "eng_model.h"
+#include "eng_recipe.h"
+
+/* How a layer's GEMM runs. */
+typedef enum {
+	ENG_W_F32,    /* OpenBLAS on the fp32 weights (kept layers, fp32 weights) */
+	ENG_W_S8,     /* int8 x int8 kernel */
+	ENG_W_Q4_S8,  /* int4 weights x int8 activations kernel */
+	ENG_W_Q4_F32, /* int4 weights x fp32 activations kernel */
+	ENG_W_FW,     /* fp8/fp16/bf16 weights x fp32 activations kernel */
+	ENG_W_DQ      /* emulated: dequantized weights through OpenBLAS */
+} eng_wpath;
+
+typedef enum {
+	ENG_A_F32,      /* activations stay fp32 */
+	ENG_A_S8,       /* quantized to uint8 for an integer kernel */
+	ENG_A_FAKE_S8,  /* emulated: int8 quantize-dequantize in fp32 */
+	ENG_A_FAKE_FP8  /* emulated: rounded through fp8-e4m3 with a per-tensor scale */
+} eng_apath;
+
+typedef struct {
+	const eng_layer *L;
+	kq_fmt wfmt, afmt;
+	int keep, token, act_symmetric;
+	eng_wpath wpath;
+	eng_apath apath;
+	int emulated;
+	kq_s8w *w8;
+	kq_q4w *w4;
+	kq_fw *wf;
+	float *wfq;          /* fake-quantized weights, out_c x k */
+	float *wscale;       /* per-output-channel weight scale (int8 token path) */
+	int32_t *wsum;       /* per-output-channel sum of (q - zp) (int8 token path) */
+	float alo, ahi;      /* activation clipping range from calibration */
+	kq_qparams act;      /* static int8 activation parameters */
+	float fp8_scale;     /* fp8 activations: value = e4m3(x / s) * s */
+	size_t weight_bytes; /* bytes of the weights as deployed (packed) */
+	double weight_sqnr_db;
+	size_t weight_clipped;
+} eng_qlayer;
+
+typedef struct eng_qmodel eng_qmodel;
+
+/* Quantizes m by recipe r.  obs: one observer per quantizable layer (its
+ * input), after both calibration passes; NULL when no layer needs
+ * calibrated activations.  The model and ctx must outlive the result.
+ * NULL with err on failure. */
+eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, kq_ctx *ctx,
+			      char *err, size_t errlen);
+void eng_qmodel_destroy(eng_qmodel *q);
+const eng_qlayer *eng_qmodel_layer(const eng_qmodel *q, int i);
+int eng_qmodel_emulated(const eng_qmodel *q);
+size_t eng_qmodel_weight_bytes(const eng_qmodel *q);
+
+/* Backends for eng_forward: the real kernels, and the fake-quant reference. */
+eng_backend eng_backend_quant(eng_qmodel *q);
+eng_backend eng_backend_fake(eng_qmodel *q);
+
+#endif

@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* run.c - sessions and runs: the (throughput, accuracy delta) pair per
+ * stratum for one recipe, as the SPEC §3 object.
+ *
+ * DESIGN: a session loads one model and its family's data once and caches
+ * what does not depend on the recipe: the fp32 reference predictions on the
+ * evaluation set, and calibration observers per (set, size, seed).  The
+ * observers keep full histograms, so any calibration method and any weight
+ * format reuse them; only the quantization, the quantized evaluation and
+ * the benchmark run for a new recipe.  Families plug in through `family`
+ * (data, calibration sets, strata); only `cnn` exists so far.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eng.h"
+#include "eng_calib.h"
+#include "eng_io.h"
+#include "eng_model.h"
+#include "eng_qmodel.h"
+#include "eng_stats.h"
+
+#define BATCH 256
+#define BENCH_BATCH 64
+#define BENCH_REPEATS 5
+#define AGREE_N 1000 /* samples on which the kernels are checked against fake-quant */
+#define MAX_CALIB_CACHE 8
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct {
+	char name[32];
+	int n;
+	int *idx;
+} stratum;
+
+typedef struct {
+	char set[32];
+	int n;
+	uint64_t seed;
+	eng_observer *obs; /* one per quantizable layer */
+} calib_entry;
+
+typedef struct family family;
+
+struct eng_session {
+	const family *fam;
+	eng_model *m;
+	kq_ctx *ctx;
+	int threads;
+	uint64_t seed;
+	int resamples;
+	eng_metric metric;
+	char strata_kind[32];
+	/* evaluation set */
+	int n;
+	float *x; /* n x in_c*in_h*in_w, normalised, NHWC */
+	int *label;
+	char eval_desc[256];
+	/* calibration source */
+	eng_idx train_img, train_lab;
+	/* caches */
+	int *pred_ref;
+	float *conf_ref;
+	double ref_ms;
+	stratum *strata;
+	int nstrata;
+	calib_entry calib[MAX_CALIB_CACHE];
+	int ncalib;
+	float *ws;
+	size_t wscap;
+};
+
+struct family {
+	const char *name;
+	const char *default_model;
+	const char *const *calib_sets;
+	const char *calib_desc; /* how each set is drawn, for the disclosure */
+	const char *const *strata_kinds;
+	eng_metric default_metric;
+	const char *const *metrics;
+	int (*load)(eng_session *s, char *err, size_t errlen);
+	/* n normalised samples of calibration set `set` into *x (malloc'd) */
+	int (*calib_draw)(eng_session *s, const char *set, int n, uint64_t seed, float **x, char *err, size_t errlen);
+	int (*build_strata)(eng_session *s, char *err, size_t errlen);
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* ------------------------------------------------------------- cnn family */
+
+static const char *const cnn_calib_sets[] = {"representative", "small", "mismatched", "shifted", NULL};
+static const char *const cnn_strata[] = {"class", NULL};
+static const char *const cnn_metrics[] = {"top1", "macro-f1", "ece", NULL};
+/* Classes of the `mismatched` set: trouser, sandal and bag look nothing
+ * like the tops, so activation ranges learned on them miss most of the
+ * test distribution. */
+static const int mismatched_classes[] = {1, 5, 8};
+
+static float *normalise(const eng_model *m, const uint8_t *px, size_t count, float *out)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = ((float)px[i] / 255.0f - m->mean) / m->std;
+	return out;
+}
+
+static int cnn_load(eng_session *s, char *err, size_t errlen)
+{
+	eng_idx img, lab, timg, tlab;
+	int pix = s->m->in_c * s->m->in_h * s->m->in_w;
+	if (eng_idx_load(FASHION_DIR "/t10k-images-idx3-ubyte.gz", &img, err, errlen))
+		return -1;
+	if (eng_idx_load(FASHION_DIR "/t10k-labels-idx1-ubyte.gz", &lab, err, errlen)) {
+		eng_idx_done(&img);
+		return -1;
+	}
+	if (img.ndim != 3 || (int)(img.dims[1] * img.dims[2]) != pix || lab.ndim != 1 || lab.dims[0] != img.dims[0]) {
+		snprintf(err, errlen, FASHION_DIR ": test images (%u) and labels (%u) do not fit the model's %dx%d input",
+			 img.dims[0], lab.dims[0], s->m->in_h, s->m->in_w);
+		eng_idx_done(&img), eng_idx_done(&lab);
+		return -1;
+	}
+	if (eng_idx_load(FASHION_DIR "/train-images-idx3-ubyte.gz", &timg, err, errlen)) {
+		eng_idx_done(&img), eng_idx_done(&lab);
+		return -1;
+	}
+	if (eng_idx_load(FASHION_DIR "/train-labels-idx1-ubyte.gz", &tlab, err, errlen) || timg.ndim != 3 ||
+	    (int)(timg.dims[1] * timg.dims[2]) != pix || tlab.dims[0] != timg.dims[0]) {
+		if (!*err)
+			snprintf(err, errlen, FASHION_DIR ": train images and labels do not match");
+		eng_idx_done(&img), eng_idx_done(&lab), eng_idx_done(&timg), eng_idx_done(&tlab);
+		return -1;
+	}
+	int n = (int)img.dims[0];
+	if (s->n > 0 && s->n < n)
+		n = s->n;
+	s->n = n;
+	s->x = malloc((size_t)n * pix * sizeof *s->x);
+	s->label = malloc((size_t)n * sizeof *s->label);
+	if (!s->x || !s->label) {
+		snprintf(err, errlen, "out of memory for %d evaluation images", n);
+		eng_idx_done(&img), eng_idx_done(&lab), eng_idx_done(&timg), eng_idx_done(&tlab);
+		return -1;
+	}
+	normalise(s->m, img.data, (size_t)n * pix, s->x);
+	for (int i = 0; i < n; i++)
+		s->label[i] = lab.data[i] < s->m->nclasses ? lab.data[i] : 0;
+	/* low-contrast stratum needs the raw pixels: computed here */
+	double *sd = malloc((size_t)n * sizeof *sd);
+	if (!sd) {
+		snprintf(err, errlen, "out of memory");
+		eng_idx_done(&img), eng_idx_done(&lab), eng_idx_done(&timg), eng_idx_done(&tlab);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		double a = 0, a2 = 0;
+		for (int j = 0; j < pix; j++) {
+			double v = img.data[(size_t)i * pix + j];
+			a += v, a2 += v * v;
+		}
+		a /= pix;
+		sd[i] = sqrt(fmax(a2 / pix - a * a, 0));
+	}
+	/* stash the std-devs in the ws slot until the strata are built */
+	s->ws = (float *)sd;
+	snprintf(s->eval_desc, sizeof s->eval_desc,
+		 "Fashion-MNIST test split (%d of 10000 images, file order), Debian dataset-fashion-mnist", n);
+	s->train_img = timg;
+	s->train_lab = tlab;
+	eng_idx_done(&img), eng_idx_done(&lab);
+	return 0;
+}
+
+static int cmp_sd(const void *a, const void *b)
+{
+	double x = **(const double *const *)a, y = **(const double *const *)b;
+	return (x > y) - (x < y);
+}
+
+static int cnn_strata_build(eng_session *s, char *err, size_t errlen)
+{
+	int nc = s->m->nclasses, n = s->n;
+	double *sd = (double *)s->ws;
+	s->ws = NULL;
+	s->strata = calloc((size_t)nc + 2, sizeof *s->strata);
+	const double **order = malloc((size_t)n * sizeof *order);
+	if (!s->strata || !order) {
+		free(order), free(sd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->nstrata = nc + 2;
+	for (int i = 0; i < s->nstrata; i++) {
+		s->strata[i].idx = malloc((size_t)n * sizeof(int));
+		if (!s->strata[i].idx) {
+			free(order), free(sd);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	snprintf(s->strata[0].name, sizeof s->strata[0].name, "all");
+	for (int c = 0; c < nc; c++)
+		snprintf(s->strata[1 + c].name, sizeof s->strata[1 + c].name, "%s", s->m->classes[c]);
+	snprintf(s->strata[nc + 1].name, sizeof s->strata[nc + 1].name, "low-contrast");
+	for (int i = 0; i < n; i++) {
+		s->strata[0].idx[s->strata[0].n++] = i;
+		stratum *c = &s->strata[1 + s->label[i]];
+		c->idx[c->n++] = i;
+		order[i] = &sd[i];
+	}
+	/* lowest decile of per-image pixel standard deviation */
+	qsort(order, (size_t)n, sizeof *order, cmp_sd);
+	stratum *lc = &s->strata[nc + 1];
+	for (int i = 0; i < (n + 9) / 10; i++)
+		lc->idx[lc->n++] = (int)(order[i] - sd);
+	free(order), free(sd);
+	return 0;
+}
+
+/* Partial Fisher-Yates: the first `n` of a seeded permutation of `pool`. */
+static void draw(int *pool, int npool, int n, uint64_t seed)
+{
+	uint64_t st = seed;
+	for (int i = 0; i < n && i < npool; i++) {
+		int j = i + (int)eng_rng_below(&st, (uint32_t)(npool - i));
+		int t = pool[i];
+		pool[i] = pool[j];
+		pool[j] = t;
+	}
+}
+
+static int cnn_calib_draw(eng_session *s, const char *set, int n, uint64_t seed, float **xout, char *err, size_t errlen)
+{
+	int total = (int)s->train_img.dims[0], pix = s->m->in_c * s->m->in_h * s->m->in_w, npool = 0;
+	int *pool = malloc((size_t)total * sizeof *pool);
+	float *x = NULL;
+	if (!pool)
+		goto oom;
+	int mism = strcmp(set, "mismatched") == 0, shifted = strcmp(set, "shifted") == 0;
+	for (int i = 0; i < total; i++) {
+		int c = s->train_lab.data[i], keep = 1;
+		if (mism)
+			keep = c == mismatched_classes[0] || c == mismatched_classes[1] || c == mismatched_classes[2];
+		if (keep)
+			pool[npool++] = i;
+	}
+	if (n > npool) {
+		snprintf(err, errlen, "--calib-set %s:%d: the set has only %d images", set, n, npool);
+		free(pool);
+		return -1;
+	}
+	draw(pool, npool, n, seed);
+	x = malloc((size_t)n * pix * sizeof *x);
+	uint8_t *px = malloc((size_t)pix);
+	if (!x || !px) {
+		free(px);
+		goto oom;
+	}
+	for (int i = 0; i < n; i++) {
+		const uint8_t *src = s->train_img.data + (size_t)pool[i] * pix;
+		for (int j = 0; j < pix; j++) {
+			/* shifted: contrast halved and brightness raised (x' = 0.5 x + 96) */
+			px[j] = shifted ? (uint8_t)(0.5 * src[j] + 96.5) : src[j];
+		}
+		normalise(s->m, px, (size_t)pix, x + (size_t)i * pix);
+	}
+	free(px);
+	free(pool);
+	*xout = x;
+	return 0;
+oom:
+	free(pool), free(x);
+	snprintf(err, errlen, "out of memory drawing %d calibration images", n);
+	return -1;
+}
+
+static const family families[] = {
+	{"cnn", "cnn-fashion", cnn_calib_sets,
+	 "representative: a uniform random draw (seeded, without replacement) of N train-split images; "
+	 "small: the same with N = 16; mismatched: a draw from the train images of only three classes "
+	 "(trouser, sandal, bag); shifted: a representative draw with contrast halved and brightness raised "
+	 "(x' = 0.5 x + 96)",
+	 cnn_strata, ENG_METRIC_TOP1, cnn_metrics, cnn_load, cnn_calib_draw, cnn_strata_build},
+};
+
+static const family *family_get(const char *name)
+{
+	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+		if (strcmp(families[i].name, name) == 0)
+			return &families[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------ data dir */
+
+const char *eng_data_dir(void)
+{
+	const char *env = getenv("PRECIS_DATA_DIR");
+	if (env && *env)
+		return env;
+	if (access(PRECIS_SRCDIR "/data/models", R_OK) == 0)
+		return PRECIS_SRCDIR "/data";
+	return PRECIS_DATADIR;
+}
+
+static int resolve_model(const char *model, char *path, size_t len)
+{
+	if (strchr(model, '/') || strstr(model, ".safetensors")) {
+		snprintf(path, len, "%s", model);
+		return 0;
+	}
+	snprintf(path, len, "%s/models/%s.safetensors", eng_data_dir(), model);
+	return access(path, R_OK) == 0 ? 0 : -1;
+}
+
+/* --------------------------------------------------------------- session */
+
+void eng_session_destroy(eng_session *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nstrata; i++)
+		free(s->strata[i].idx);
+	free(s->strata);
+	for (int i = 0; i < s->ncalib; i++)
+		free(s->calib[i].obs);
+	eng_idx_done(&s->train_img);
+	eng_idx_done(&s->train_lab);
+	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->ws);
+	kq_ctx_destroy(s->ctx);
+	eng_model_destroy(s->m);
+	free(s);
+}
+
+static int ensure_ws(eng_session *s, int batch)
+{
+	size_t need = eng_forward_ws_floats(s->m, batch);
+	if (need <= s->wscap)
+		return 0;
+	free(s->ws);
+	s->ws = malloc(need * sizeof *s->ws);
+	s->wscap = s->ws ? need : 0;
+	return s->ws ? 0 : -1;
+}
+
+static void argmax_conf(const float *logits, int nc, int *pred, float *conf)
+{
+	int best = 0;
+	for (int j = 1; j < nc; j++)
+		best = logits[j] > logits[best] ? j : best;
+	double sum = 0;
+	for (int j = 0; j < nc; j++)
+		sum += exp((double)logits[j] - logits[best]);
+	*pred = best;
+	*conf = (float)(1.0 / sum);
+}
+
+/* Runs backend be over samples [0, count) writing predictions. */
+static int predict(eng_session *s, const eng_backend *be, int count, int *pred, float *conf, eng_stage_fn progress,
+		   void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
+{
+	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
+	float *logits = malloc((size_t)BATCH * nc * sizeof *logits);
+	if (!logits || ensure_ws(s, BATCH)) {
+		free(logits);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int b = 0; b < count; b += BATCH) {
+		int nb = count - b < BATCH ? count - b : BATCH;
+		if (cancel && *cancel) {
+			free(logits);
+			snprintf(err, errlen, "cancelled");
+			return -1;
+		}
+		if (eng_forward(s->m, be, nb, s->x + (size_t)b * pix, logits, s->ws, err, errlen)) {
+			free(logits);
+			return -1;
+		}
+		for (int i = 0; i < nb; i++)
+			argmax_conf(logits + (size_t)i * nc, nc, &pred[b + i], conf ? &conf[b + i] : &(float){0});
+		if (progress)
+			progress(user, stage, (double)(b + nb) / count);
+	}
+	free(logits);
+	return 0;
+}
+
+eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t errlen)
+{
+	char path[1024];
+	const char *model = o->model ? o->model : "cnn-fashion";
+	if (resolve_model(model, path, sizeof path)) {
+		snprintf(err, errlen, "--model: '%s' is not a shipped model (see precis models) nor a file path", model);
+		return NULL;
+	}
+	eng_session *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->seed = o->seed;
+	s->resamples = o->resamples > 0 ? o->resamples : 1000;
+	s->n = o->eval_n;
+	if (!(s->m = eng_model_load(path, err, errlen)))
+		goto fail;
+	if (!(s->fam = family_get(s->m->family))) {
+		snprintf(err, errlen, "%s: family '%s' is not supported yet", path, s->m->family);
+		goto fail;
+	}
+	s->metric = s->fam->default_metric;
+	if (o->metric && eng_metric_parse(o->metric, &s->metric)) {
+		snprintf(err, errlen, "--metric: '%s' is not one of top1, macro-f1, ece", o->metric);
+		goto fail;
+	}
+	snprintf(s->strata_kind, sizeof s->strata_kind, "%s", s->fam->strata_kinds[0]);
+	if (o->strata) {
+		int found = 0;
+		for (const char *const *k = s->fam->strata_kinds; *k; k++)
+			found |= strcmp(*k, o->strata) == 0;
+		if (!found) {
+			snprintf(err, errlen, "--strata: '%s' is not a stratification of the %s family (%s)", o->strata,
+				 s->fam->name, s->fam->strata_kinds[0]);
+			goto fail;
+		}
+		snprintf(s->strata_kind, sizeof s->strata_kind, "%s", o->strata);
+	}
+	if (!(s->ctx = kq_ctx_create(o->threads))) {
+		snprintf(err, errlen, "cannot start worker threads");
+		goto fail;
+	}
+	s->threads = kq_ctx_threads(s->ctx);
+	if (s->fam->load(s, err, errlen) || s->fam->build_strata(s, err, errlen))
+		goto fail;
+	return s;
+fail:
+	eng_session_destroy(s);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ calibration */
+
+typedef struct {
+	eng_observer *obs;
+	kq_ctx *ctx;
+} obs_state;
+
+static int observe_layer(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws, char *err,
+			 size_t errlen)
+{
+	obs_state *os = user;
+	eng_observer *o = &os->obs[L->qindex];
+	eng_obs_add(o, x, (size_t)batch * L->in_h * L->in_w * L->in_c);
+	eng_backend f = eng_backend_f32(os->ctx);
+	return f.layer(f.user, L, batch, x, y, ws, err, errlen);
+}
+
+static const eng_observer *calibrate(eng_session *s, const eng_recipe *r, volatile int *cancel, eng_stage_fn progress,
+				     void *user, char *err, size_t errlen)
+{
+	char set[32];
+	int n = r->calib_n;
+	snprintf(set, sizeof set, "%s", r->calib_set);
+	int found = 0;
+	for (const char *const *c = s->fam->calib_sets; *c; c++)
+		found |= strcmp(*c, set) == 0;
+	if (!found) {
+		snprintf(err, errlen, "--calib-set: '%s' is not a calibration set of the %s family (representative, small, "
+				      "mismatched, shifted)", set, s->fam->name);
+		return NULL;
+	}
+	if (strcmp(set, "small") == 0)
+		n = 16;
+	for (int i = 0; i < s->ncalib; i++)
+		if (!strcmp(s->calib[i].set, set) && s->calib[i].n == n && s->calib[i].seed == s->seed)
+			return s->calib[i].obs;
+	float *x = NULL;
+	if (s->fam->calib_draw(s, set, n, s->seed, &x, err, errlen))
+		return NULL;
+	eng_observer *obs = malloc((size_t)s->m->nq * sizeof *obs);
+	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
+	float *logits = malloc((size_t)BATCH * nc * sizeof *logits);
+	if (!obs || !logits || ensure_ws(s, BATCH)) {
+		free(obs), free(logits), free(x);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < s->m->nq; i++)
+		eng_obs_init(&obs[i]);
+	obs_state os = {obs, s->ctx};
+	eng_backend be = {observe_layer, &os};
+	for (int pass = 1; pass <= 2; pass++) {
+		for (int b = 0; b < n; b += BATCH) {
+			int nb = n - b < BATCH ? n - b : BATCH;
+			if ((cancel && *cancel) || eng_forward(s->m, &be, nb, x + (size_t)b * pix, logits, s->ws, err, errlen)) {
+				if (cancel && *cancel)
+					snprintf(err, errlen, "cancelled");
+				free(obs), free(logits), free(x);
+				return NULL;
+			}
+			if (progress)
+				progress(user, "calibrate", ((pass - 1) * n + b + nb) / (2.0 * n));
+		}
+		for (int i = 0; pass == 1 && i < s->m->nq; i++)
+			eng_obs_next_pass(&obs[i]);
+	}
+	free(logits), free(x);
+	if (s->ncalib == MAX_CALIB_CACHE) {
+		free(s->calib[0].obs);
+		memmove(s->calib, s->calib + 1, (MAX_CALIB_CACHE - 1) * sizeof *s->calib);
+		s->ncalib--;
+	}
+	calib_entry *e = &s->calib[s->ncalib++];
+	snprintf(e->set, sizeof e->set, "%s", set);
+	e->n = n;
+	e->seed = s->seed;
+	e->obs = obs;
+	return obs;
+}
+
+/* ------------------------------------------------------------- benchmark */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median samples/s of a backend on the first BENCH_BATCH samples. */
+static double bench(eng_session *s, const eng_backend *be, char *err, size_t errlen)
+{
+	int nc = s->m->out_dim, batch = s->n < BENCH_BATCH ? s->n : BENCH_BATCH;
+	float logits[BENCH_BATCH * 64];
+	double t[BENCH_REPEATS];
+	if (nc > 64 || ensure_ws(s, batch))
+		return -1;
+	if (eng_forward(s->m, be, batch, s->x, logits, s->ws, err, errlen))
+		return -1;
+	double t0 = now_ms();
+	eng_forward(s->m, be, batch, s->x, logits, s->ws, err, errlen);
+	double one = now_ms() - t0;
+	int iters = one > 0 ? (int)(10.0 / one) + 1 : 1;
+	for (int r = 0; r < BENCH_REPEATS; r++) {
+		t0 = now_ms();
+		for (int i = 0; i < iters; i++)
+			if (eng_forward(s->m, be, batch, s->x, logits, s->ws, err, errlen))
+				return -1;
+		t[r] = (now_ms() - t0) / iters;
+	}
+	qsort(t, BENCH_REPEATS, sizeof *t, cmp_double);
+	return batch / (t[BENCH_REPEATS / 2] * 1e-3);
+}
+
+/* ------------------------------------------------------------------ eval */
+
+static cJSON *point(double ref, double quant)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "ref", ref);
+	cJSON_AddNumberToObject(o, "quant", quant);
+	cJSON_AddNumberToObject(o, "delta", quant - ref);
+	return o;
+}
+
+static double r4(double v)
+{
+	return round(v * 1e6) / 1e6;
+}
+
+cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progress, void *user, volatile int *cancel,
+			char *err, size_t errlen)
+{
+	double t_start = now_ms(), t_calib = 0, t_quant = 0, t_eval = 0, t_bench = 0;
+	int nc = s->m->out_dim;
+	if (r->kv != KQ_FMT_F32) {
+		snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)", kq_fmt_get(r->kv)->name,
+			 s->fam->name);
+		return NULL;
+	}
+	/* reference, once per session */
+	if (!s->pred_ref) {
+		s->pred_ref = malloc((size_t)s->n * sizeof *s->pred_ref);
+		s->conf_ref = malloc((size_t)s->n * sizeof *s->conf_ref);
+		eng_backend f = eng_backend_f32(s->ctx);
+		double t0 = now_ms();
+		if (!s->pred_ref || !s->conf_ref ||
+		    predict(s, &f, s->n, s->pred_ref, s->conf_ref, progress, user, "reference", cancel, err, errlen)) {
+			free(s->pred_ref), free(s->conf_ref);
+			s->pred_ref = NULL, s->conf_ref = NULL;
+			if (!*err)
+				snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		s->ref_ms = now_ms() - t0;
+	}
+	/* calibration (cached) */
+	double t0 = now_ms();
+	const eng_observer *obs = NULL;
+	if (r->acts != KQ_FMT_F32 && !(r->acts == KQ_FMT_I8 && r->act_token) && !(obs = calibrate(s, r, cancel, progress, user, err, errlen)))
+		return NULL;
+	t_calib = now_ms() - t0;
+	t0 = now_ms();
+	if (progress)
+		progress(user, "quantize", 0);
+	eng_qmodel *qm = eng_qmodel_create(s->m, r, obs, s->ctx, err, errlen);
+	if (!qm)
+		return NULL;
+	t_quant = now_ms() - t0;
+	t0 = now_ms();
+	int *pq = malloc((size_t)s->n * sizeof *pq), *pf = malloc((size_t)s->n * sizeof *pf);
+	float *cq = malloc((size_t)s->n * sizeof *cq);
+	cJSON *root = NULL;
+	eng_backend bq = eng_backend_quant(qm), bf = eng_backend_fake(qm), b32 = eng_backend_f32(s->ctx);
+	int agree_n = s->n < AGREE_N ? s->n : AGREE_N;
+	if (!pq || !pf || !cq) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (predict(s, &bq, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen) ||
+	    predict(s, &bf, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen))
+		goto out;
+	int agree = 0;
+	for (int i = 0; i < agree_n; i++)
+		agree += pq[i] == pf[i];
+	eng_preds ref = {s->pred_ref, s->conf_ref}, qu = {pq, cq};
+	cJSON *strata = cJSON_CreateArray();
+	int decision = 1;
+	const eng_metric_info *mi = eng_metric_get(s->metric);
+	for (int i = 0; i < s->nstrata; i++) {
+		const stratum *st = &s->strata[i];
+		eng_paired pr;
+		if (eng_paired_bootstrap(s->metric, st->idx, st->n, s->label, &ref, &qu, nc, s->resamples, s->seed, &pr)) {
+			cJSON_Delete(strata);
+			snprintf(err, errlen, "out of memory in the bootstrap");
+			goto out;
+		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", st->name);
+		cJSON_AddNumberToObject(o, "n", st->n);
+		cJSON_AddNumberToObject(o, "ref", r4(pr.ref));
+		cJSON_AddNumberToObject(o, "quant", r4(pr.quant));
+		cJSON_AddNumberToObject(o, "delta", r4(pr.delta));
+		cJSON *ci = cJSON_AddArrayToObject(o, "ci95");
+		cJSON_AddItemToArray(ci, cJSON_CreateNumber(r4(pr.lo)));
+		cJSON_AddItemToArray(ci, cJSON_CreateNumber(r4(pr.hi)));
+		cJSON_AddNumberToObject(o, "flips", pr.flips);
+		int loss = mi->higher_is_better ? pr.delta < 0 : pr.delta > 0;
+		int excl = pr.lo > 0 || pr.hi < 0;
+		cJSON_AddStringToObject(o, "verdict", !excl ? "within noise" : loss ? "loss" : "gain");
+		if (loss && !excl)
+			decision = 0;
+		cJSON *extra = cJSON_AddObjectToObject(o, "extra");
+		for (int m = 0; m < ENG_METRIC_COUNT; m++)
+			if (m != (int)s->metric)
+				cJSON_AddItemToObject(extra, eng_metric_get((eng_metric)m)->name,
+						      point(eng_metric_eval((eng_metric)m, st->idx, st->n, s->label, &ref, nc),
+							    eng_metric_eval((eng_metric)m, st->idx, st->n, s->label, &qu, nc)));
+		if (i == 0) {
+			cJSON_AddNumberToObject(extra, "kernel_agreement", r4((double)agree / agree_n));
+			cJSON_AddNumberToObject(extra, "kernel_agreement_n", agree_n);
+		}
+		cJSON_AddItemToArray(strata, o);
+	}
+	t_eval = now_ms() - t0;
+	t0 = now_ms();
+	if (progress)
+		progress(user, "benchmark", 0);
+	double ref_sps = bench(s, &b32, err, errlen), q_sps = bench(s, &bq, err, errlen);
+	if (ref_sps <= 0 || q_sps <= 0) {
+		cJSON_Delete(strata);
+		if (!*err)
+			snprintf(err, errlen, "benchmark failed");
+		goto out;
+	}
+	t_bench = now_ms() - t0;
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "precis", PACKAGE_VERSION);
+	cJSON *mo = cJSON_AddObjectToObject(root, "model");
+	cJSON_AddStringToObject(mo, "name", s->m->name);
+	cJSON_AddStringToObject(mo, "family", s->m->family);
+	cJSON_AddStringToObject(mo, "path", s->m->path);
+	cJSON_AddStringToObject(mo, "sha256", s->m->sha256);
+	cJSON_AddNumberToObject(mo, "params", (double)s->m->params);
+	cJSON_AddStringToObject(mo, "task", s->m->task);
+	cJSON_AddItemToObject(root, "recipe", eng_recipe_to_json(r));
+	cJSON_AddStringToObject(root, "reference", "fp32");
+	cJSON_AddStringToObject(root, "metric", mi->name);
+	cJSON *ev = cJSON_AddObjectToObject(root, "eval");
+	cJSON_AddNumberToObject(ev, "n", s->n);
+	char ci_method[64];
+	snprintf(ci_method, sizeof ci_method, "paired bootstrap, %d resamples", s->resamples);
+	cJSON_AddStringToObject(ev, "ci_method", ci_method);
+	cJSON_AddStringToObject(ev, "set", s->eval_desc);
+	cJSON_AddStringToObject(ev, "metric_definition", mi->definition);
+	cJSON_AddBoolToObject(ev, "higher_is_better", mi->higher_is_better);
+	cJSON_AddItemToObject(ev, "strata", strata);
+	cJSON *tp = cJSON_AddObjectToObject(root, "throughput");
+	cJSON_AddStringToObject(tp, "unit", "samples/s");
+	cJSON_AddNumberToObject(tp, "ref", round(ref_sps));
+	cJSON_AddNumberToObject(tp, "quant", round(q_sps));
+	cJSON_AddNumberToObject(tp, "speedup", round(q_sps / ref_sps * 1000) / 1000);
+	cJSON_AddNumberToObject(tp, "batch", s->n < BENCH_BATCH ? s->n : BENCH_BATCH);
+	cJSON_AddNumberToObject(tp, "threads", s->threads);
+	cJSON_AddStringToObject(tp, "isa", kq_isa_name(kq_isa_active()));
+	cJSON_AddNumberToObject(tp, "repeats", BENCH_REPEATS);
+	cJSON_AddBoolToObject(tp, "emulated", eng_qmodel_emulated(qm));
+	cJSON *mem = cJSON_AddObjectToObject(root, "memory");
+	size_t ref_bytes = 0;
+	for (int i = 0; i < s->m->nq; i++) {
+		const eng_layer *L = eng_model_qlayer(s->m, i);
+		ref_bytes += (size_t)L->out_c * L->k * 4;
+	}
+	cJSON_AddNumberToObject(mem, "weight_bytes_ref", (double)ref_bytes);
+	cJSON_AddNumberToObject(mem, "weight_bytes_quant", (double)eng_qmodel_weight_bytes(qm));
+	cJSON_AddNumberToObject(mem, "kv_bytes_ref", 0);
+	cJSON_AddNumberToObject(mem, "kv_bytes_quant", 0);
+	cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+	static const char *const wpaths[] = {"fp32 (OpenBLAS)", "int8 x int8 kernel", "int4 x int8 kernel",
+					     "int4 x fp32 kernel", "float-format weight kernel", "dequantized fp32 (emulated)"};
+	for (int i = 0; i < s->m->nq; i++) {
+		const eng_qlayer *ql = eng_qmodel_layer(qm, i);
+		cJSON *l = cJSON_CreateObject();
+		cJSON_AddStringToObject(l, "name", ql->L->name);
+		cJSON_AddStringToObject(l, "weights", kq_fmt_get(ql->wfmt)->name);
+		cJSON_AddStringToObject(l, "acts", kq_fmt_get(ql->afmt)->name);
+		cJSON_AddStringToObject(l, "path", wpaths[ql->wpath]);
+		cJSON_AddBoolToObject(l, "emulated", ql->emulated);
+		cJSON_AddNumberToObject(l, "weight_sqnr_db", isfinite(ql->weight_sqnr_db) ? round(ql->weight_sqnr_db * 100) / 100 : 999);
+		if (ql->afmt != KQ_FMT_F32 && !ql->token) {
+			cJSON *ar = cJSON_AddArrayToObject(l, "act_range");
+			cJSON_AddItemToArray(ar, cJSON_CreateNumber(ql->alo));
+			cJSON_AddItemToArray(ar, cJSON_CreateNumber(ql->ahi));
+		}
+		cJSON_AddItemToArray(layers, l);
+	}
+	cJSON *tm = cJSON_AddObjectToObject(root, "timing");
+	cJSON_AddNumberToObject(tm, "calib_ms", round(t_calib * 10) / 10);
+	cJSON_AddNumberToObject(tm, "quantize_ms", round(t_quant * 10) / 10);
+	cJSON_AddNumberToObject(tm, "eval_ms", round(t_eval * 10) / 10);
+	cJSON_AddNumberToObject(tm, "bench_ms", round(t_bench * 10) / 10);
+	cJSON_AddNumberToObject(tm, "reference_ms", round(s->ref_ms * 10) / 10);
+	cJSON_AddNumberToObject(tm, "total_ms", round((now_ms() - t_start) * 10) / 10);
+	cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
+	cJSON_AddStringToObject(cal, "set", r->calib_set);
+	cJSON_AddNumberToObject(cal, "n", strcmp(r->calib_set, "small") == 0 ? 16 : r->calib_n);
+	cJSON_AddNumberToObject(cal, "seed", (double)s->seed);
+	cJSON_AddStringToObject(cal, "sets", s->fam->calib_desc);
+	cJSON_AddBoolToObject(cal, "used", obs != NULL);
+	cJSON *d = cJSON_AddObjectToObject(root, "disclosure");
+	cJSON_AddBoolToObject(d, "task", 1);
+	cJSON_AddBoolToObject(d, "model", 1);
+	cJSON_AddBoolToObject(d, "metric", 1);
+	cJSON_AddBoolToObject(d, "reference", 1);
+	cJSON_AddBoolToObject(d, "calibration", 1);
+	cJSON_AddBoolToObject(d, "per_stratum", 1);
+	cJSON_AddBoolToObject(d, "ci_narrower_than_effect", decision);
+	cJSON_AddBoolToObject(d, "decision_grade", decision);
+out:
+	free(pq), free(pf), free(cq);
+	eng_qmodel_destroy(qm);
+	return root;
+}
+
+/* ---------------------------------------------------------------- models */
+
+cJSON *eng_models_json(char *err, size_t errlen)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
+		const family *f = &families[i];
+		char path[1024];
+		if (resolve_model(f->default_model, path, sizeof path))
+			continue;
+		eng_model *m = eng_model_load(path, err, errlen);
+		if (!m) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", m->name);
+		cJSON_AddStringToObject(o, "family", m->family);
+		cJSON_AddStringToObject(o, "path", path);
+		cJSON_AddNumberToObject(o, "params", (double)m->params);
+		cJSON_AddStringToObject(o, "task", m->task);
+		cJSON_AddStringToObject(o, "metric", eng_metric_get(f->default_metric)->name);
+		cJSON *st = cJSON_AddArrayToObject(o, "strata");
+		cJSON_AddItemToArray(st, cJSON_CreateString("all"));
+		for (int c = 0; c < m->nclasses; c++)
+			cJSON_AddItemToArray(st, cJSON_CreateString(m->classes[c]));
+		cJSON_AddItemToArray(st, cJSON_CreateString("low-contrast"));
+		cJSON *cs = cJSON_AddArrayToObject(o, "calib_sets");
+		for (const char *const *c = f->calib_sets; *c; c++)
+			cJSON_AddItemToArray(cs, cJSON_CreateString(*c));
+		cJSON *ms = cJSON_AddArrayToObject(o, "metrics");
+		for (const char *const *c = f->metrics; *c; c++)
+			cJSON_AddItemToArray(ms, cJSON_CreateString(*c));
+		cJSON_AddItemToArray(arr, o);
+		eng_model_destroy(m);
+	}
+	return arr;
+}
