@@ -51,17 +51,24 @@ typedef struct eng_qmodel eng_qmodel;
 
 /* Quantizes m by recipe r.  obs: one observer per quantizable layer (its
  * input), after both calibration passes; NULL when no layer needs
- * calibrated activations.  The model and ctx must outlive the result.
- * NULL with err on failure. */
-eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, kq_ctx *ctx,
-			      char *err, size_t errlen);
+ * calibrated activations.  The model must outlive the result.  Weights are
+ * packed for the active ISA.  NULL with err on failure. */
+eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, char *err,
+			      size_t errlen);
 void eng_qmodel_destroy(eng_qmodel *q);
 const eng_qlayer *eng_qmodel_layer(const eng_qmodel *q, int i);
 int eng_qmodel_emulated(const eng_qmodel *q);
 size_t eng_qmodel_weight_bytes(const eng_qmodel *q);
 
+/* A runner holds the scratch buffers of one thread running a qmodel, and
+ * the kernel context it calls (typically a one-thread context: the engine
+ * parallelises over the batch).  NULL when out of memory. */
+typedef struct eng_qrunner eng_qrunner;
+eng_qrunner *eng_qrunner_create(eng_qmodel *q, kq_ctx *ctx);
+void eng_qrunner_destroy(eng_qrunner *r);
+
 /* Backends for eng_forward: the real kernels, and the fake-quant reference. */
-eng_backend eng_backend_quant(eng_qmodel *q);
-eng_backend eng_backend_fake(eng_qmodel *q);
+eng_backend eng_backend_quant(eng_qrunner *r);
+eng_backend eng_backend_fake(eng_qrunner *r);
 
 #endif

@@ -29,11 +29,41 @@ size_t eng_forward_ws_floats(const eng_model *m, int batch)
 	return (2 * act + col) * (size_t)batch;
 }
 
+/* Copies one receptive-field tap of `c` elements; typed loops because a
+ * memcpy call per tap dominates when c is small (conv1 has c = 1). */
+static inline void tap_copy(unsigned char *dst, const unsigned char *src, size_t c, size_t es)
+{
+	if (es == 4) {
+		float *d = (float *)dst;
+		const float *s = (const float *)src;
+		for (size_t i = 0; i < c; i++)
+			d[i] = s[i];
+	} else if (es == 1) {
+		for (size_t i = 0; i < c; i++)
+			dst[i] = src[i];
+	} else
+		memcpy(dst, src, c * es);
+}
+
+static inline void tap_fill(unsigned char *dst, const void *pad, size_t c, size_t es)
+{
+	if (es == 4) {
+		float v, *d = (float *)dst;
+		memcpy(&v, pad, 4);
+		for (size_t i = 0; i < c; i++)
+			d[i] = v;
+	} else if (es == 1) {
+		memset(dst, *(const unsigned char *)pad, c);
+	} else
+		for (size_t i = 0; i < c; i++)
+			memcpy(dst + i * es, pad, es);
+}
+
 void eng_im2col(const eng_layer *L, int batch, const void *x, void *col, size_t es, const void *pad)
 {
 	const unsigned char *src = x;
 	unsigned char *dst = col;
-	size_t run = (size_t)L->in_c * es;
+	size_t c = (size_t)L->in_c, run = c * es;
 	for (int n = 0; n < batch; n++)
 		for (int oy = 0; oy < L->out_h; oy++)
 			for (int ox = 0; ox < L->out_w; ox++)
@@ -41,11 +71,10 @@ void eng_im2col(const eng_layer *L, int batch, const void *x, void *col, size_t 
 					int iy = oy * L->stride - L->pad + ky;
 					for (int kx = 0; kx < L->kernel; kx++, dst += run) {
 						int ix = ox * L->stride - L->pad + kx;
-						if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w) {
-							for (size_t c = 0; c < run; c += es)
-								memcpy(dst + c, pad, es);
-						} else
-							memcpy(dst, src + (((size_t)n * L->in_h + iy) * L->in_w + ix) * run, run);
+						if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w)
+							tap_fill(dst, pad, c, es);
+						else
+							tap_copy(dst, src + (((size_t)n * L->in_h + iy) * L->in_w + ix) * run, c, es);
 					}
 				}
 }

@@ -9,7 +9,8 @@
  * path (quantize-dequantize in fp32, then OpenBLAS) that is flagged so
  * every report can say so.  The fake-quant backend runs the same recipe
  * entirely in fp32 and is the reference the kernels are checked against.
- * Scratch buffers grow on demand; a qmodel is used by one thread at a time.
+ * A qmodel is immutable once built; each thread runs it through its own
+ * eng_qrunner, whose scratch buffers grow on demand.
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,13 +21,16 @@
 
 struct eng_qmodel {
 	const eng_model *m;
-	kq_ctx *ctx;
 	eng_qlayer *q;
 	int emulated;
 	size_t weight_bytes;
-	/* scratch */
-	float *fbuf, *fbuf2;
-	size_t fcap, fcap2;
+};
+
+struct eng_qrunner {
+	eng_qmodel *qm;
+	kq_ctx *ctx;
+	float *fbuf;
+	size_t fcap;
 	uint8_t *ubuf, *ucol;
 	size_t ucap, ucolcap;
 	int32_t *ibuf;
@@ -119,7 +123,7 @@ static kq_qparams row_param(const kq_qparams *p, const kq_qspec *s, int row, int
 	return s->gran == KQ_GRAN_TENSOR ? p[0] : s->gran == KQ_GRAN_CHANNEL ? p[row] : p[(size_t)row * ((k + s->group - 1) / s->group)];
 }
 
-static int prepare_layer(eng_qmodel *qm, eng_qlayer *ql, const eng_recipe *r, const eng_observer *obs, char *err,
+static int prepare_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer *obs, char *err,
 			 size_t errlen)
 {
 	const eng_layer *L = ql->L;
@@ -285,12 +289,11 @@ static int prepare_layer(eng_qmodel *qm, eng_qlayer *ql, const eng_recipe *r, co
 	}
 	ql->emulated = ql->apath == ENG_A_FAKE_FP8 || ql->apath == ENG_A_FAKE_S8 || ql->wpath == ENG_W_DQ ||
 		       (ql->wpath == ENG_W_FW && kq_fw_emulated(ql->wf));
-	(void)qm;
 	return 0;
 }
 
-eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, kq_ctx *ctx,
-			      char *err, size_t errlen)
+eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, char *err,
+			      size_t errlen)
 {
 	if (r->smooth != 0) {
 		snprintf(err, errlen, "--smooth: SmoothQuant is not built yet for the %s family (use 0)", m->family);
@@ -318,11 +321,10 @@ eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng
 		return NULL;
 	}
 	qm->m = m;
-	qm->ctx = ctx;
 	for (int i = 0; i < m->nq; i++) {
 		eng_qlayer *ql = &qm->q[i];
 		ql->L = eng_model_qlayer(m, i);
-		if (prepare_layer(qm, ql, r, obs ? &obs[i] : NULL, err, errlen)) {
+		if (prepare_layer(ql, r, obs ? &obs[i] : NULL, err, errlen)) {
 			eng_qmodel_destroy(qm);
 			return NULL;
 		}
@@ -344,8 +346,23 @@ void eng_qmodel_destroy(eng_qmodel *qm)
 		free(ql->wfq), free(ql->wscale), free(ql->wsum);
 	}
 	free(qm->q);
-	free(qm->fbuf), free(qm->fbuf2), free(qm->ubuf), free(qm->ucol), free(qm->ibuf), free(qm->rscale), free(qm->rzp);
 	free(qm);
+}
+
+eng_qrunner *eng_qrunner_create(eng_qmodel *q, kq_ctx *ctx)
+{
+	eng_qrunner *r = calloc(1, sizeof *r);
+	if (r)
+		r->qm = q, r->ctx = ctx;
+	return r;
+}
+
+void eng_qrunner_destroy(eng_qrunner *r)
+{
+	if (!r)
+		return;
+	free(r->fbuf), free(r->ubuf), free(r->ucol), free(r->ibuf), free(r->rscale), free(r->rzp);
+	free(r);
 }
 
 const eng_qlayer *eng_qmodel_layer(const eng_qmodel *q, int i)
@@ -414,10 +431,10 @@ static int fake_acts(const eng_qlayer *ql, const float *x, float *out, int rows,
 	return kq_fake_quant(x, 1, (int)n, &as, &ql->act, out, NULL);
 }
 
-static int run_layer(eng_qmodel *qm, int fake, const eng_layer *L, int batch, const float *x, float *y, float *ws,
+static int run_layer(eng_qrunner *qm, int fake, const eng_layer *L, int batch, const float *x, float *y, float *ws,
 		     char *err, size_t errlen)
 {
-	eng_qlayer *ql = &qm->q[L->qindex];
+	eng_qlayer *ql = &qm->qm->q[L->qindex];
 	int rows = batch * L->out_h * L->out_w, k = L->k, n = L->out_c, st = 0;
 	size_t in_n = (size_t)batch * L->in_h * L->in_w * L->in_c, col_n = (size_t)rows * k;
 
@@ -518,13 +535,13 @@ static int fake_layer(void *user, const eng_layer *L, int batch, const float *x,
 	return run_layer(user, 1, L, batch, x, y, ws, err, errlen);
 }
 
-eng_backend eng_backend_quant(eng_qmodel *q)
+eng_backend eng_backend_quant(eng_qrunner *q)
 {
 	eng_backend be = {quant_layer, q};
 	return be;
 }
 
-eng_backend eng_backend_fake(eng_qmodel *q)
+eng_backend eng_backend_fake(eng_qrunner *q)
 {
 	eng_backend be = {fake_layer, q};
 	return be;

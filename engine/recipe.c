@@ -193,7 +193,7 @@ static int set_keep(eng_recipe *r, const char *v, char *err, size_t errlen)
 static int set_layer(eng_recipe *r, const char *v, char *err, size_t errlen)
 {
 	const char *eq = strchr(v, '=');
-	kq_fmt f;
+	kq_fmt f = KQ_FMT_F32;
 	char e[200];
 	if (!eq || !valid_layer_name(v, (size_t)(eq - v))) {
 		snprintf(err, errlen, "--layer: '%s' is not LAYER=FORMAT", v);

@@ -26,7 +26,8 @@
 #include "eng_qmodel.h"
 #include "eng_stats.h"
 
-#define BATCH 256
+#define BATCH 256      /* samples per forward call when one thread runs */
+#define LANE_BATCH 128 /* samples per forward call in each lane */
 #define BENCH_BATCH 64
 #define BENCH_REPEATS 5
 #define AGREE_N 1000 /* samples on which the kernels are checked against fake-quant */
@@ -47,6 +48,18 @@ typedef struct {
 } calib_entry;
 
 typedef struct family family;
+
+/* One thread's share of a parallel forward pass: the engine splits batches
+ * across lanes, each calling the kernels with a one-thread context, so
+ * every layer (im2col, quantize, GEMM, pooling) runs in parallel and no
+ * runtime's spinning worker threads (OpenBLAS's) compete with ours. */
+typedef struct {
+	kq_ctx *ctx1;
+	float *ws, *logits;
+	size_t wscap;
+	eng_qrunner *qr;
+	char err[256];
+} lane;
 
 struct eng_session {
 	const family *fam;
@@ -74,6 +87,8 @@ struct eng_session {
 	int ncalib;
 	float *ws;
 	size_t wscap;
+	lane *lanes;
+	int nlanes;
 };
 
 struct family {
@@ -337,6 +352,11 @@ void eng_session_destroy(eng_session *s)
 	eng_idx_done(&s->train_img);
 	eng_idx_done(&s->train_lab);
 	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->ws);
+	for (int i = 0; s->lanes && i < s->nlanes; i++) {
+		kq_ctx_destroy(s->lanes[i].ctx1);
+		free(s->lanes[i].ws), free(s->lanes[i].logits);
+	}
+	free(s->lanes);
 	kq_ctx_destroy(s->ctx);
 	eng_model_destroy(s->m);
 	free(s);
@@ -365,35 +385,99 @@ static void argmax_conf(const float *logits, int nc, int *pred, float *conf)
 	*conf = (float)(1.0 / sum);
 }
 
-/* Runs backend be over samples [0, count) writing predictions. */
-static int predict(eng_session *s, const eng_backend *be, int count, int *pred, float *conf, eng_stage_fn progress,
-		   void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
+typedef enum { RUN_F32, RUN_QUANT, RUN_FAKE } run_kind;
+
+typedef struct {
+	eng_session *s;
+	run_kind kind;
+	int start, count; /* the block: samples [start, start + count) */
+	int *pred;
+	float *conf;
+	int failed;
+} lane_job;
+
+static eng_backend lane_backend(lane *l, run_kind kind)
 {
+	return kind == RUN_F32 ? eng_backend_f32(l->ctx1) : kind == RUN_QUANT ? eng_backend_quant(l->qr) : eng_backend_fake(l->qr);
+}
+
+static void lane_task(void *arg, int i, int n)
+{
+	lane_job *j = arg;
+	eng_session *s = j->s;
+	lane *l = &s->lanes[i];
 	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
-	float *logits = malloc((size_t)BATCH * nc * sizeof *logits);
-	if (!logits || ensure_ws(s, BATCH)) {
-		free(logits);
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	int lo = j->start + (int)((long)j->count * i / n), hi = j->start + (int)((long)j->count * (i + 1) / n);
+	eng_backend be = lane_backend(l, j->kind);
+	for (int b = lo; b < hi && !j->failed; b += LANE_BATCH) {
+		int nb = hi - b < LANE_BATCH ? hi - b : LANE_BATCH;
+		if (eng_forward(s->m, &be, nb, s->x + (size_t)b * pix, l->logits, l->ws, l->err, sizeof l->err)) {
+			j->failed = 1;
+			return;
+		}
+		for (int k = 0; j->pred && k < nb; k++) {
+			float dummy;
+			argmax_conf(l->logits + (size_t)k * nc, nc, &j->pred[b + k], j->conf ? &j->conf[b + k] : &dummy);
+		}
 	}
-	for (int b = 0; b < count; b += BATCH) {
-		int nb = count - b < BATCH ? count - b : BATCH;
+}
+
+/* Runs samples [0, count) through every lane, writing predictions (pred
+ * may be NULL for timing runs). */
+static int predict(eng_session *s, run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress, void *user,
+		   const char *stage, volatile int *cancel, char *err, size_t errlen)
+{
+	int block = LANE_BATCH * s->nlanes;
+	for (int b = 0; b < count; b += block) {
 		if (cancel && *cancel) {
-			free(logits);
 			snprintf(err, errlen, "cancelled");
 			return -1;
 		}
-		if (eng_forward(s->m, be, nb, s->x + (size_t)b * pix, logits, s->ws, err, errlen)) {
-			free(logits);
+		lane_job j = {s, kind, b, count - b < block ? count - b : block, pred, conf, 0};
+		kq_parallel(s->ctx, s->nlanes, lane_task, &j);
+		if (j.failed) {
+			for (int i = 0; i < s->nlanes; i++)
+				if (s->lanes[i].err[0]) {
+					snprintf(err, errlen, "%s", s->lanes[i].err);
+					break;
+				}
 			return -1;
 		}
-		for (int i = 0; i < nb; i++)
-			argmax_conf(logits + (size_t)i * nc, nc, &pred[b + i], conf ? &conf[b + i] : &(float){0});
 		if (progress)
-			progress(user, stage, (double)(b + nb) / count);
+			progress(user, stage, (double)(b + j.count) / count);
 	}
-	free(logits);
 	return 0;
+}
+
+static int lanes_create(eng_session *s)
+{
+	s->nlanes = s->threads;
+	s->lanes = calloc((size_t)s->nlanes, sizeof *s->lanes);
+	if (!s->lanes)
+		return -1;
+	size_t ws = eng_forward_ws_floats(s->m, LANE_BATCH);
+	for (int i = 0; i < s->nlanes; i++) {
+		lane *l = &s->lanes[i];
+		l->ctx1 = kq_ctx_create(1);
+		l->ws = malloc(ws * sizeof *l->ws);
+		l->logits = malloc((size_t)LANE_BATCH * s->m->out_dim * sizeof *l->logits);
+		if (!l->ctx1 || !l->ws || !l->logits)
+			return -1;
+	}
+	return 0;
+}
+
+/* Gives every lane a runner for qm (NULL: drops them). */
+static int lanes_bind(eng_session *s, eng_qmodel *qm)
+{
+	int st = 0;
+	for (int i = 0; i < s->nlanes; i++) {
+		eng_qrunner_destroy(s->lanes[i].qr);
+		s->lanes[i].qr = qm ? eng_qrunner_create(qm, s->lanes[i].ctx1) : NULL;
+		s->lanes[i].err[0] = 0;
+		st |= qm && !s->lanes[i].qr;
+	}
+	return st ? -1 : 0;
 }
 
 eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t errlen)
@@ -442,6 +526,10 @@ eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t err
 	s->threads = kq_ctx_threads(s->ctx);
 	if (s->fam->load(s, err, errlen) || s->fam->build_strata(s, err, errlen))
 		goto fail;
+	if (lanes_create(s)) {
+		snprintf(err, errlen, "out of memory for %d worker lanes", s->threads);
+		goto fail;
+	}
 	return s;
 fail:
 	eng_session_destroy(s);
@@ -536,24 +624,22 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median samples/s of a backend on the first BENCH_BATCH samples. */
-static double bench(eng_session *s, const eng_backend *be, char *err, size_t errlen)
+/* Median samples/s of one kind of forward pass on the first BENCH_BATCH
+ * samples, split across the lanes as in evaluation. */
+static double bench(eng_session *s, run_kind kind, char *err, size_t errlen)
 {
-	int nc = s->m->out_dim, batch = s->n < BENCH_BATCH ? s->n : BENCH_BATCH;
-	float logits[BENCH_BATCH * 64];
+	int batch = s->n < BENCH_BATCH ? s->n : BENCH_BATCH;
 	double t[BENCH_REPEATS];
-	if (nc > 64 || ensure_ws(s, batch))
-		return -1;
-	if (eng_forward(s->m, be, batch, s->x, logits, s->ws, err, errlen))
+	if (predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen))
 		return -1;
 	double t0 = now_ms();
-	eng_forward(s->m, be, batch, s->x, logits, s->ws, err, errlen);
+	predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen);
 	double one = now_ms() - t0;
 	int iters = one > 0 ? (int)(10.0 / one) + 1 : 1;
 	for (int r = 0; r < BENCH_REPEATS; r++) {
 		t0 = now_ms();
 		for (int i = 0; i < iters; i++)
-			if (eng_forward(s->m, be, batch, s->x, logits, s->ws, err, errlen))
+			if (predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen))
 				return -1;
 		t[r] = (now_ms() - t0) / iters;
 	}
@@ -591,10 +677,9 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	if (!s->pred_ref) {
 		s->pred_ref = malloc((size_t)s->n * sizeof *s->pred_ref);
 		s->conf_ref = malloc((size_t)s->n * sizeof *s->conf_ref);
-		eng_backend f = eng_backend_f32(s->ctx);
 		double t0 = now_ms();
 		if (!s->pred_ref || !s->conf_ref ||
-		    predict(s, &f, s->n, s->pred_ref, s->conf_ref, progress, user, "reference", cancel, err, errlen)) {
+		    predict(s, RUN_F32, s->n, s->pred_ref, s->conf_ref, progress, user, "reference", cancel, err, errlen)) {
 			free(s->pred_ref), free(s->conf_ref);
 			s->pred_ref = NULL, s->conf_ref = NULL;
 			if (!*err)
@@ -612,22 +697,26 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	t0 = now_ms();
 	if (progress)
 		progress(user, "quantize", 0);
-	eng_qmodel *qm = eng_qmodel_create(s->m, r, obs, s->ctx, err, errlen);
+	eng_qmodel *qm = eng_qmodel_create(s->m, r, obs, err, errlen);
 	if (!qm)
 		return NULL;
+	if (lanes_bind(s, qm)) {
+		eng_qmodel_destroy(qm);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	t_quant = now_ms() - t0;
 	t0 = now_ms();
 	int *pq = malloc((size_t)s->n * sizeof *pq), *pf = malloc((size_t)s->n * sizeof *pf);
 	float *cq = malloc((size_t)s->n * sizeof *cq);
 	cJSON *root = NULL;
-	eng_backend bq = eng_backend_quant(qm), bf = eng_backend_fake(qm), b32 = eng_backend_f32(s->ctx);
 	int agree_n = s->n < AGREE_N ? s->n : AGREE_N;
 	if (!pq || !pf || !cq) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (predict(s, &bq, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen) ||
-	    predict(s, &bf, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen))
+	if (predict(s, RUN_FAKE, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen) ||
+	    predict(s, RUN_QUANT, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen))
 		goto out;
 	int agree = 0;
 	for (int i = 0; i < agree_n; i++)
@@ -675,7 +764,7 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	t0 = now_ms();
 	if (progress)
 		progress(user, "benchmark", 0);
-	double ref_sps = bench(s, &b32, err, errlen), q_sps = bench(s, &bq, err, errlen);
+	double q_sps = bench(s, RUN_QUANT, err, errlen), ref_sps = bench(s, RUN_F32, err, errlen);
 	if (ref_sps <= 0 || q_sps <= 0) {
 		cJSON_Delete(strata);
 		if (!*err)
@@ -768,6 +857,7 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	cJSON_AddBoolToObject(d, "decision_grade", decision);
 out:
 	free(pq), free(pf), free(cq);
+	lanes_bind(s, NULL);
 	eng_qmodel_destroy(qm);
 	return root;
 }
