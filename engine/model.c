@@ -100,6 +100,14 @@ static int bind_weights(eng_layer *L, const eng_st *st, const char *path, int fl
 		snprintf(err, errlen, "%s: out of memory for layer %s", path, L->name);
 		return -1;
 	}
+	/* the quantizers assume finite weights: a NaN or inf is a corrupt file */
+	for (const eng_tensor *t = w; t; t = t == w ? b : NULL)
+		for (size_t i = 0; i < t->numel; i++)
+			if (!isfinite(t->data[i])) {
+				snprintf(err, errlen, "%s: tensor '%s' element %zu is %g (weights must be finite)", path,
+					 t->name, i, t->data[i]);
+				return -1;
+			}
 	memcpy(L->b, b->data, (size_t)L->out_c * sizeof *L->b);
 	int kk = L->kernel, c = L->in_c;
 	for (int o = 0; o < L->out_c; o++)

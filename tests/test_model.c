@@ -101,7 +101,7 @@ static void check_logits(void)
 }
 
 /* A one-layer model file with the given arch and a linear weight shape. */
-static const char *tiny_model(const char *name, const char *arch, int wout, int win)
+static const char *tiny_model_fill(const char *name, const char *arch, int wout, int win, int fill)
 {
 	static char path[256];
 	snprintf(path, sizeof path, "/tmp/precis-model-%d-%s.safetensors", (int)getpid(), name);
@@ -119,9 +119,14 @@ static const char *tiny_model(const char *name, const char *arch, int wout, int 
 		fputc((int)(hl >> (8 * i)) & 0xff, f);
 	fputs(json, f);
 	for (size_t i = 0; i < wb + bb; i++)
-		fputc(0, f);
+		fputc(fill, f);
 	fclose(f);
 	return path;
+}
+
+static const char *tiny_model(const char *name, const char *arch, int wout, int win)
+{
+	return tiny_model_fill(name, arch, wout, win, 0);
 }
 
 static int model_fails_with(const char *path, const char *needle)
@@ -156,5 +161,7 @@ int main(void)
 	ok(model_fails_with(tiny_model("arch", "not json", 3, 4), "arch is missing or not a JSON list"), "arch not JSON");
 	ok(model_fails_with(tiny_model("missing", "[{\\\"op\\\":\\\"flatten\\\"},{\\\"op\\\":\\\"linear\\\",\\\"name\\\":\\\"fc2\\\",\\\"in\\\":4,\\\"out\\\":3}]", 3, 4),
 			    "tensor 'fc2.weight' missing"), "weight tensor missing");
+	ok(model_fails_with(tiny_model_fill("nan", flat_fc, 3, 4, 0xff), "tensor 'fc.weight' element 0 is -nan"),
+	   "NaN weights are refused");
 	return tap_done();
 }
