@@ -60,7 +60,7 @@ static uint64_t xgetbv0(void)
 }
 #endif
 
-int kq_isa_supported(kq_isa isa)
+static int probe(kq_isa isa)
 {
 	if (isa == KQ_ISA_REF)
 		return 1;
@@ -91,6 +91,25 @@ int kq_isa_supported(kq_isa isa)
 #else
 	return 0;
 #endif
+}
+
+/* cpuid traps to the hypervisor in VMs (~16 us a call here), so the answers
+ * are probed once and kept; they cannot change while the process runs. */
+static int supported[KQ_ISA_COUNT];
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void probe_all(void)
+{
+	for (int i = 0; i < KQ_ISA_COUNT; i++)
+		supported[i] = probe((kq_isa)i);
+}
+
+int kq_isa_supported(kq_isa isa)
+{
+	if (isa < 0 || isa >= KQ_ISA_COUNT)
+		return 0;
+	pthread_once(&probe_once, probe_all);
+	return supported[isa];
 }
 
 kq_isa kq_isa_best(void)

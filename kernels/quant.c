@@ -14,8 +14,17 @@
  * with one slice, a channel is a row, a group is up to `group` consecutive
  * values of a row (the trailing one may be shorter).  The parameters of
  * row r, slice g live at p[r * ngroups + g].
+ *
+ * The per-slice loops of quantize and fake quant are the hot path of
+ * evaluation (every layer input of every batch), so they come from an ops
+ * table per ISA (quant_impl.h): the scalar loops here are the `_ref`
+ * authority, quant_avx2.c and quant_avx512.c must match them bit for bit.
+ * Dequantize runs once per weight tensor and stays scalar.
  */
+#include "config.h"
+
 #include "kq.h"
+#include "quant_impl.h"
 
 #include <float.h>
 #include <math.h>
@@ -151,103 +160,188 @@ int kq_qparams_minmax(const float *x, int rows, int cols, const kq_qspec *spec,
 	return rc;
 }
 
-/* The per-slice constants of the quantizer, validated. */
-typedef struct {
-	float scale, inv;
-	int32_t zp;
-} slice_q;
-
 /* KQ_EINVAL unless scale is a positive normal float with a finite
  * reciprocal and the zero point lies in [qmin, qmax]. */
-static int slice_q_of(const kq_qparams *p, int qmin, int qmax, slice_q *sq)
+static int slice_q_of(const kq_qparams *p, int qmin, int qmax, kq_qslice *sq)
 {
 	sq->scale = p->scale;
 	sq->inv = p->scale >= FLT_MIN ? 1.0f / p->scale : 0.0f;
 	sq->zp = p->zero_point;
+	sq->qmin = qmin;
+	sq->qmax = qmax;
 	if (!(p->scale >= FLT_MIN) || !isfinite(p->scale) || !isfinite(sq->inv) ||
 	    p->zero_point < qmin || p->zero_point > qmax)
 		return KQ_EINVAL;
+	/* |qmin - zp|, |qmax - zp| <= 255: exact in float. */
+	sq->lo = (float)(qmin - p->zero_point);
+	sq->hi = (float)(qmax - p->zero_point);
 	return KQ_OK;
 }
+
+/* Checks the shape, spec and every parameter (before any output is
+ * written) and fills *s and the range. */
+static int prepare(int rows, int cols, const kq_qspec *spec, const kq_qparams *p,
+		   slicing *s, int *qmin, int *qmax)
+{
+	if (!p || slicing_of(spec, rows, cols, s) != KQ_OK ||
+	    kq_qspec_range(spec, qmin, qmax) != KQ_OK)
+		return KQ_EINVAL;
+	for (size_t i = 0; i < s->nrows * s->ngroups; i++) {
+		kq_qslice sq;
+		if (slice_q_of(&p[i], *qmin, *qmax, &sq) != KQ_OK)
+			return KQ_EINVAL;
+	}
+	return KQ_OK;
+}
+
+/* ------------------------------------------------------------ reference */
 
 /* PyTorch: qval = zp + nearbyint(x * inv) in float, then clamp.  In range,
  * the float sum is a small exact integer; NaN behaves as on x86 PyTorch
  * (the int64 conversion gives INT64_MIN): qmin, counted as clipped. */
-static int quantize_one(float x, const slice_q *sq, int qmin, int qmax, size_t *clipped)
+static int quantize_one(float x, const kq_qslice *sq, size_t *clipped)
 {
 	float qf = (float)sq->zp + nearbyintf(x * sq->inv);
-	if (qf >= (float)qmin && qf <= (float)qmax)
+	if (qf >= (float)sq->qmin && qf <= (float)sq->qmax)
 		return (int)qf;
 	++*clipped;
-	return qf > (float)qmax ? qmax : qmin;
+	return qf > (float)sq->qmax ? sq->qmax : sq->qmin;
 }
 
-/* The common walk of quantize, dequantize and fake quant.  Exactly one of
- * (x -> q), (q -> y), (x -> y) is requested by which pointers are set. */
-static int walk(const float *x, const void *qin, void *qout, float *y, int rows, int cols,
-		const kq_qspec *spec, const kq_qparams *p, size_t *nclipped)
+static size_t quant_s8_ref(const float *x, size_t n, const kq_qslice *s, int8_t *q)
+{
+	size_t clipped = 0;
+	for (size_t i = 0; i < n; i++)
+		q[i] = (int8_t)quantize_one(x[i], s, &clipped);
+	return clipped;
+}
+
+static size_t quant_u8_ref(const float *x, size_t n, const kq_qslice *s, uint8_t *q)
+{
+	size_t clipped = 0;
+	for (size_t i = 0; i < n; i++)
+		q[i] = (uint8_t)quantize_one(x[i], s, &clipped);
+	return clipped;
+}
+
+static size_t fake_ref(const float *x, size_t n, const kq_qslice *s, float *y)
+{
+	size_t clipped = 0;
+	for (size_t i = 0; i < n; i++) {
+		int q = quantize_one(x[i], s, &clipped);
+		y[i] = (float)(q - s->zp) * s->scale; /* exact: |q - zp| < 2^9 */
+	}
+	return clipped;
+}
+
+const kq_quant_ops kq_quant_ops_ref = {quant_s8_ref, quant_u8_ref, fake_ref};
+
+/* ---------------------------------------------------------- entry points */
+
+/* The loops for isa; NULL when not built or not runnable here.  kq_init()
+ * checked the active ISA once and ref always runs, so those skip
+ * kq_isa_supported(): its cpuid traps to the hypervisor in guests (16 us a
+ * call measured on the project's VMs, longer than quantizing 200,000
+ * values with AVX-512). */
+static const kq_quant_ops *quant_ops_for(int isa)
+{
+	kq_isa rs = kq_isa_active();
+	if (isa != KQ_ISA_AUTO && isa != (int)rs) {
+		if (isa != KQ_ISA_REF &&
+		    (isa < 0 || isa >= KQ_ISA_COUNT || !kq_isa_supported((kq_isa)isa)))
+			return NULL;
+		rs = (kq_isa)isa;
+	}
+	switch (rs) {
+	case KQ_ISA_REF: return &kq_quant_ops_ref;
+#ifdef KQ_X86_SIMD
+	case KQ_ISA_AVX2: return &kq_quant_ops_avx2;
+	case KQ_ISA_AVX512VNNI: return &kq_quant_ops_avx512vnni;
+#endif
+	default: return NULL;
+	}
+}
+
+/* Quantize (q set) or fake quant (y set) slice by slice. */
+static int quant_walk(int isa, const float *x, void *q, float *y, int rows, int cols,
+		      const kq_qspec *spec, const kq_qparams *p, size_t *nclipped)
 {
 	slicing s;
 	int qmin, qmax;
 	size_t clipped = 0;
 
-	if (!p || slicing_of(spec, rows, cols, &s) != KQ_OK ||
-	    kq_qspec_range(spec, &qmin, &qmax) != KQ_OK)
+	if (prepare(rows, cols, spec, p, &s, &qmin, &qmax) != KQ_OK)
 		return KQ_EINVAL;
-	/* Validate every parameter before writing any output. */
-	for (size_t i = 0; i < s.nrows * s.ngroups; i++) {
-		slice_q sq;
-		if (slice_q_of(&p[i], qmin, qmax, &sq) != KQ_OK)
-			return KQ_EINVAL;
-	}
+	const kq_quant_ops *ops = quant_ops_for(isa);
+	if (!ops)
+		return KQ_EISA;
 	for (size_t r = 0; r < s.nrows; r++)
 		for (size_t g = 0; g < s.ngroups; g++) {
-			slice_q sq;
+			kq_qslice sq;
 			size_t i0 = r * s.ncols + g * s.width;
 			size_t n = s.ncols - g * s.width < s.width ? s.ncols - g * s.width : s.width;
 			slice_q_of(&p[r * s.ngroups + g], qmin, qmax, &sq);
-			for (size_t i = i0; i < i0 + n; i++) {
-				int q;
-				if (x)
-					q = quantize_one(x[i], &sq, qmin, qmax, &clipped);
-				else
-					q = spec->is_unsigned ? ((const uint8_t *)qin)[i]
-							      : ((const int8_t *)qin)[i];
-				if (qout && spec->is_unsigned)
-					((uint8_t *)qout)[i] = (uint8_t)q;
-				else if (qout)
-					((int8_t *)qout)[i] = (int8_t)q;
-				if (y) /* exact in float: |q - zp| < 2^9 */
-					y[i] = (float)(q - sq.zp) * sq.scale;
-			}
+			if (y)
+				clipped += ops->fake(x + i0, n, &sq, y + i0);
+			else if (spec->is_unsigned)
+				clipped += ops->quant_u8(x + i0, n, &sq, (uint8_t *)q + i0);
+			else
+				clipped += ops->quant_s8(x + i0, n, &sq, (int8_t *)q + i0);
 		}
 	if (nclipped)
 		*nclipped = clipped;
 	return KQ_OK;
 }
 
-int kq_quantize(const float *x, int rows, int cols, const kq_qspec *spec,
-		const kq_qparams *p, void *q, size_t *nclipped)
+int kq_quantize_isa(int isa, const float *x, int rows, int cols, const kq_qspec *spec,
+		    const kq_qparams *p, void *q, size_t *nclipped)
 {
 	if (!x || !q)
 		return KQ_EINVAL;
-	return walk(x, NULL, q, NULL, rows, cols, spec, p, nclipped);
+	return quant_walk(isa, x, q, NULL, rows, cols, spec, p, nclipped);
 }
 
-int kq_dequantize(const void *q, int rows, int cols, const kq_qspec *spec,
-		  const kq_qparams *p, float *x)
+int kq_fake_quant_isa(int isa, const float *x, int rows, int cols, const kq_qspec *spec,
+		      const kq_qparams *p, float *y, size_t *nclipped)
 {
-	if (!q || !x)
+	if (!x || !y)
 		return KQ_EINVAL;
-	return walk(NULL, q, NULL, x, rows, cols, spec, p, NULL);
+	return quant_walk(isa, x, NULL, y, rows, cols, spec, p, nclipped);
+}
+
+int kq_quantize(const float *x, int rows, int cols, const kq_qspec *spec,
+		const kq_qparams *p, void *q, size_t *nclipped)
+{
+	return kq_quantize_isa(KQ_ISA_AUTO, x, rows, cols, spec, p, q, nclipped);
 }
 
 int kq_fake_quant(const float *x, int rows, int cols, const kq_qspec *spec,
 		  const kq_qparams *p, float *y, size_t *nclipped)
 {
-	if (!x || !y)
+	return kq_fake_quant_isa(KQ_ISA_AUTO, x, rows, cols, spec, p, y, nclipped);
+}
+
+/* Off the hot path (weights, once per quantization): scalar only. */
+int kq_dequantize(const void *q, int rows, int cols, const kq_qspec *spec,
+		  const kq_qparams *p, float *x)
+{
+	slicing s;
+	int qmin, qmax;
+
+	if (!q || !x || prepare(rows, cols, spec, p, &s, &qmin, &qmax) != KQ_OK)
 		return KQ_EINVAL;
-	return walk(x, NULL, NULL, y, rows, cols, spec, p, nclipped);
+	for (size_t r = 0; r < s.nrows; r++)
+		for (size_t g = 0; g < s.ngroups; g++) {
+			const kq_qparams *pp = &p[r * s.ngroups + g];
+			size_t i0 = r * s.ncols + g * s.width;
+			size_t n = s.ncols - g * s.width < s.width ? s.ncols - g * s.width : s.width;
+			for (size_t i = i0; i < i0 + n; i++) {
+				int v = spec->is_unsigned ? ((const uint8_t *)q)[i]
+							  : ((const int8_t *)q)[i];
+				x[i] = (float)(v - pp->zero_point) * pp->scale;
+			}
+		}
+	return KQ_OK;
 }
 
 void kq_qstats_compute(const float *x, const float *y, size_t n, size_t nclipped,

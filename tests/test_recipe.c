@@ -51,7 +51,7 @@ int main(void)
 	ok(set_fails("acts", "int4", "--acts: 'int4' is not one of fp32, int8, fp8-e4m3"), "int4 activations are not offered");
 	ok(set_fails("kv", "bf16", "--kv"), "bad kv format");
 	ok(set_fails("granularity", "group:48", "group:N with N in 32, 64, 128, 256"), "group size 48");
-	ok(set_fails("calib-method", "percentile:40", "percentile needs a value in (50, 100]"), "percentile out of range");
+	ok(set_fails("calib-method", "percentile:40", "percentile 40 is outside (50, 100]"), "percentile out of range");
 	ok(set_fails("calib-method", "kl", "not one of minmax"), "unknown calibration method");
 	ok(set_fails("calib-set", "representative:0", "N from 1"), "calibration size 0");
 	ok(set_fails("smooth", "1.5", "[0, 1]"), "smooth out of range");
