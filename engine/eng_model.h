@@ -49,14 +49,19 @@ void eng_model_destroy(eng_model *m); /* accepts NULL */
 eng_layer *eng_model_qlayer(const eng_model *m, int i);
 
 /* How a conv/linear layer is computed.  `x` is the layer input for the
- * batch (batch * in_h * in_w * in_c floats, NHWC), `y` receives
- * batch * out_h * out_w rows of out_c floats including the bias.  `ws`
- * is scratch the backend may use (eng_forward_ws_floats() floats).
- * Returns 0, or -1 with err filled. */
+ * batch (batch * in_h * in_w * in_c values, NHWC), `y` receives
+ * batch * out_h * out_w rows of out_c values including the bias.  Values
+ * are floats, except that a backend may pass uint8 tensors between two of
+ * its own layers: `out_u8`, when not NULL, says for a layer whether its
+ * output is uint8 (and with which zero point, so ReLU and max-pooling can
+ * run on the codes); the backend then knows its next layer's input is uint8
+ * too.  `ws` is scratch the backend may use (eng_forward_ws_floats()
+ * floats).  Returns 0, or -1 with err filled. */
 typedef struct {
-	int (*layer)(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws,
-		     char *err, size_t errlen);
+	int (*layer)(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws, char *err,
+		     size_t errlen);
 	void *user;
+	int (*out_u8)(void *user, const eng_layer *L, int32_t *zero_point);
 } eng_backend;
 
 /* Floats of scratch the forward pass needs for `batch` samples (two

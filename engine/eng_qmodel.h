@@ -42,6 +42,8 @@ typedef struct {
 	float alo, ahi;      /* activation clipping range from calibration */
 	kq_qparams act;      /* static int8 activation parameters */
 	float fp8_scale;     /* fp8 activations: value = e4m3(x / s) * s */
+	int in_u8, out_u8;   /* the int8 pipeline: input arrives as codes / output is requantized */
+	kq_qparams out_q;    /* the next layer's activation parameters, when out_u8 */
 	size_t weight_bytes; /* bytes of the weights as deployed (packed) */
 	double weight_sqnr_db;
 	size_t weight_clipped;

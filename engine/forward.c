@@ -3,6 +3,7 @@
  * im2col, ReLU, max-pooling, and the fp32 (OpenBLAS) backend.
  * Backends differ only in how a conv/linear layer is computed. */
 #include <float.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,39 +65,56 @@ void eng_im2col(const eng_layer *L, int batch, const void *x, void *col, size_t 
 	const unsigned char *src = x;
 	unsigned char *dst = col;
 	size_t c = (size_t)L->in_c, run = c * es;
-	for (int n = 0; n < batch; n++)
-		for (int oy = 0; oy < L->out_h; oy++)
-			for (int ox = 0; ox < L->out_w; ox++)
-				for (int ky = 0; ky < L->kernel; ky++) {
-					int iy = oy * L->stride - L->pad + ky;
-					for (int kx = 0; kx < L->kernel; kx++, dst += run) {
-						int ix = ox * L->stride - L->pad + kx;
-						if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w)
-							tap_fill(dst, pad, c, es);
-						else
-							tap_copy(dst, src + (((size_t)n * L->in_h + iy) * L->in_w + ix) * run, c, es);
-					}
-				}
-}
-
-static void maxpool(const eng_layer *L, int batch, const float *x, float *y)
-{
-	int c = L->in_c;
+	int kk = L->kernel;
 	for (int n = 0; n < batch; n++)
 		for (int oy = 0; oy < L->out_h; oy++)
 			for (int ox = 0; ox < L->out_w; ox++) {
-				float *o = y + (((size_t)n * L->out_h + oy) * L->out_w + ox) * c;
-				for (int ch = 0; ch < c; ch++)
-					o[ch] = -FLT_MAX;
-				for (int ky = 0; ky < L->kernel; ky++)
-					for (int kx = 0; kx < L->kernel; kx++) {
-						int iy = oy * L->stride + ky, ix = ox * L->stride + kx;
-						const float *p = x + (((size_t)n * L->in_h + iy) * L->in_w + ix) * c;
-						for (int ch = 0; ch < c; ch++)
-							o[ch] = p[ch] > o[ch] ? p[ch] : o[ch];
-					}
+				int iy0 = oy * L->stride - L->pad, ix0 = ox * L->stride - L->pad;
+				int inside_x = ix0 >= 0 && ix0 + kk <= L->in_w;
+				for (int ky = 0; ky < kk; ky++, dst += kk * run) {
+					int iy = iy0 + ky;
+					const unsigned char *row = src + ((size_t)n * L->in_h + iy) * L->in_w * run;
+					if (iy < 0 || iy >= L->in_h)
+						tap_fill(dst, pad, c * kk, es);
+					else if (inside_x) /* NHWC: the kernel's row is one contiguous run */
+						tap_copy(dst, row + (size_t)ix0 * run, c * kk, es);
+					else
+						for (int kx = 0; kx < kk; kx++) {
+							int ix = ix0 + kx;
+							if (ix < 0 || ix >= L->in_w)
+								tap_fill(dst + kx * run, pad, c, es);
+							else
+								tap_copy(dst + kx * run, row + (size_t)ix * run, c, es);
+						}
+				}
 			}
 }
+
+/* `floor` is the smallest value for a plain max-pool and zero (the zero
+ * point for codes) for ReLU followed by max-pool: max(0, max(window)) =
+ * maxpool(relu(x)), one pass instead of two.  Quantized codes pool the same
+ * way because quantization is monotonic. */
+#define DEFINE_MAXPOOL(NAME, T)                                                                              \
+	static void NAME(const eng_layer *L, int batch, const T *x, T *y, T floor)                           \
+	{                                                                                                    \
+		int c = L->in_c;                                                                             \
+		for (int n = 0; n < batch; n++)                                                              \
+			for (int oy = 0; oy < L->out_h; oy++)                                                \
+				for (int ox = 0; ox < L->out_w; ox++) {                                      \
+					T *o = y + (((size_t)n * L->out_h + oy) * L->out_w + ox) * c;        \
+					for (int ch = 0; ch < c; ch++)                                       \
+						o[ch] = floor;                                               \
+					for (int ky = 0; ky < L->kernel; ky++)                               \
+						for (int kx = 0; kx < L->kernel; kx++) {                     \
+							int iy = oy * L->stride + ky, ix = ox * L->stride + kx; \
+							const T *p = x + (((size_t)n * L->in_h + iy) * L->in_w + ix) * c; \
+							for (int ch = 0; ch < c; ch++)                       \
+								o[ch] = p[ch] > o[ch] ? p[ch] : o[ch];       \
+						}                                                            \
+				}                                                                            \
+	}
+DEFINE_MAXPOOL(maxpool_f32, float)
+DEFINE_MAXPOOL(maxpool_u8, uint8_t)
 
 int eng_forward(const eng_model *m, const eng_backend *be, int batch, const float *x, float *logits, float *ws,
 		char *err, size_t errlen)
@@ -108,27 +126,46 @@ int eng_forward(const eng_model *m, const eng_backend *be, int batch, const floa
 	}
 	float *buf[2] = {ws, ws + act * batch}, *scratch = ws + 2 * act * batch;
 	const float *cur = x;
-	int which = 0;
+	int which = 0, u8 = 0;
+	int32_t zp = 0;
 	for (int i = 0; i < m->nlayers; i++) {
 		const eng_layer *L = &m->layers[i];
 		float *out = i == m->nlayers - 1 ? logits : buf[which];
 		size_t n = (size_t)batch * L->out_c * L->out_h * L->out_w;
+		int fuse = L->op == ENG_RELU && i + 1 < m->nlayers && m->layers[i + 1].op == ENG_MAXPOOL2D;
 		switch (L->op) {
 		case ENG_CONV2D:
 		case ENG_LINEAR:
 			if (be->layer(be->user, L, batch, cur, out, scratch, err, errlen))
 				return -1;
+			u8 = be->out_u8 && be->out_u8(be->user, L, &zp);
 			break;
 		case ENG_RELU:
-			for (size_t j = 0; j < n; j++)
-				out[j] = cur[j] > 0 ? cur[j] : 0;
-			break;
+			if (fuse) {
+				/* fused into the max-pool that follows */
+				L = &m->layers[++i];
+				out = i == m->nlayers - 1 ? logits : out;
+			} else if (u8) {
+				const uint8_t *c8 = (const uint8_t *)cur;
+				uint8_t *o8 = (uint8_t *)out, z = (uint8_t)zp;
+				for (size_t j = 0; j < n; j++)
+					o8[j] = c8[j] > z ? c8[j] : z;
+				break;
+			} else {
+				for (size_t j = 0; j < n; j++)
+					out[j] = cur[j] > 0 ? cur[j] : 0;
+				break;
+			}
+			/* fall through */
 		case ENG_MAXPOOL2D:
-			maxpool(L, batch, cur, out);
+			if (u8)
+				maxpool_u8(L, batch, (const uint8_t *)cur, (uint8_t *)out, fuse ? (uint8_t)zp : 0);
+			else
+				maxpool_f32(L, batch, cur, out, fuse ? 0.0f : -FLT_MAX);
 			break;
 		case ENG_FLATTEN: /* NHWC rows are already (h, w, c) flat per sample */
 			if (out != cur)
-				memcpy(out, cur, n * sizeof *out);
+				memcpy(out, cur, n * (u8 ? 1 : sizeof *out));
 			break;
 		}
 		cur = out;
@@ -157,6 +194,6 @@ static int f32_layer(void *user, const eng_layer *L, int batch, const float *x, 
 
 eng_backend eng_backend_f32(kq_ctx *ctx)
 {
-	eng_backend be = {f32_layer, ctx};
+	eng_backend be = {f32_layer, ctx, NULL};
 	return be;
 }

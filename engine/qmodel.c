@@ -292,6 +292,39 @@ static int prepare_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer
 	return 0;
 }
 
+static int static_s8_input(const eng_qlayer *ql)
+{
+	return ql->apath == ENG_A_S8 && !ql->token;
+}
+
+/* Where an int8 layer feeds another int8 layer through only ReLU, max-pool
+ * and flatten, the first requantizes its output straight to the second's
+ * activation codes (kq_gemm_s8_u8) and the codes flow through the pooling:
+ * the same values as quantizing the fp32 tensor later, since quantization
+ * is monotonic, without the fp32 round trip. */
+static void plan_u8(eng_qmodel *qm)
+{
+	const eng_model *m = qm->m;
+	for (int i = 0; i < m->nlayers; i++) {
+		const eng_layer *L = &m->layers[i];
+		if (L->qindex < 0)
+			continue;
+		eng_qlayer *a = &qm->q[L->qindex];
+		int j = i + 1;
+		while (j < m->nlayers && (m->layers[j].op == ENG_RELU || m->layers[j].op == ENG_MAXPOOL2D ||
+					  m->layers[j].op == ENG_FLATTEN))
+			j++;
+		if (j == m->nlayers || m->layers[j].qindex < 0 || a->wpath != ENG_W_S8 || !static_s8_input(a))
+			continue;
+		eng_qlayer *b = &qm->q[m->layers[j].qindex];
+		if (!static_s8_input(b))
+			continue;
+		a->out_u8 = 1;
+		a->out_q = b->act;
+		b->in_u8 = 1;
+	}
+}
+
 eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, char *err,
 			      size_t errlen)
 {
@@ -331,6 +364,7 @@ eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng
 		qm->emulated |= ql->emulated;
 		qm->weight_bytes += ql->weight_bytes;
 	}
+	plan_u8(qm);
 	return qm;
 }
 
@@ -442,16 +476,23 @@ static int run_layer(eng_qrunner *qm, int fake, const eng_layer *L, int batch, c
 		/* real int8 activations: quantize the input once, then uint8 im2col */
 		if (!ql->token) {
 			kq_qspec as = act_spec(0);
-			if (grow((void **)&qm->ubuf, &qm->ucap, in_n) || (needs_col(L) && grow((void **)&qm->ucol, &qm->ucolcap, col_n)))
+			const uint8_t *a = (const uint8_t *)x;
+			if ((!ql->in_u8 && grow((void **)&qm->ubuf, &qm->ucap, in_n)) ||
+			    (needs_col(L) && grow((void **)&qm->ucol, &qm->ucolcap, col_n)))
 				goto oom;
-			st = kq_quantize(x, 1, (int)in_n, &as, &ql->act, qm->ubuf, NULL);
-			const uint8_t *a = qm->ubuf;
+			if (!ql->in_u8) {
+				st = kq_quantize(x, 1, (int)in_n, &as, &ql->act, qm->ubuf, NULL);
+				a = qm->ubuf;
+			}
 			if (!st && needs_col(L)) {
 				uint8_t pad = (uint8_t)ql->act.zero_point;
-				eng_im2col(L, batch, qm->ubuf, qm->ucol, 1, &pad);
+				eng_im2col(L, batch, a, qm->ucol, 1, &pad);
 				a = qm->ucol;
 			}
-			if (!st)
+			if (!st && ql->out_u8)
+				st = kq_gemm_s8_u8(qm->ctx, rows, a, k, ql->act.scale, ql->act.zero_point, ql->w8, ql->out_q.scale,
+						   ql->out_q.zero_point, 0, (uint8_t *)y, n);
+			else if (!st)
 				st = ql->wpath == ENG_W_S8 ? kq_gemm_s8_f32(qm->ctx, rows, a, k, ql->act.scale, ql->act.zero_point, ql->w8, y, n)
 							   : kq_gemm_q4_s8(qm->ctx, rows, a, k, ql->act.scale, ql->act.zero_point, ql->w4, y, n);
 		} else {
@@ -535,14 +576,21 @@ static int fake_layer(void *user, const eng_layer *L, int batch, const float *x,
 	return run_layer(user, 1, L, batch, x, y, ws, err, errlen);
 }
 
+static int quant_out_u8(void *user, const eng_layer *L, int32_t *zp)
+{
+	const eng_qlayer *ql = &((eng_qrunner *)user)->qm->q[L->qindex];
+	*zp = ql->out_q.zero_point;
+	return ql->out_u8;
+}
+
 eng_backend eng_backend_quant(eng_qrunner *q)
 {
-	eng_backend be = {quant_layer, q};
+	eng_backend be = {quant_layer, q, quant_out_u8};
 	return be;
 }
 
 eng_backend eng_backend_fake(eng_qrunner *q)
 {
-	eng_backend be = {fake_layer, q};
+	eng_backend be = {fake_layer, q, NULL};
 	return be;
 }

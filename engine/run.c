@@ -586,7 +586,7 @@ static const eng_observer *calibrate(eng_session *s, const eng_recipe *r, volati
 	for (int i = 0; i < s->m->nq; i++)
 		eng_obs_init(&obs[i]);
 	obs_state os = {obs, s->ctx};
-	eng_backend be = {observe_layer, &os};
+	eng_backend be = {observe_layer, &os, NULL};
 	for (int pass = 1; pass <= 2; pass++) {
 		for (int b = 0; b < n; b += BATCH) {
 			int nb = n - b < BATCH ? n - b : BATCH;
