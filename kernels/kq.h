@@ -233,7 +233,10 @@ kq_isa kq_s8w_isa(const kq_s8w *w);
 size_t kq_s8w_bytes(const kq_s8w *w); /* memory held by the packed form */
 
 /* Integer core: C32[m][n] = sum_k (A[m][k] - a_zp) * (W[n][k] - zp[n]),
- * computed with int32 wrap-around arithmetic.  A is m x k uint8 (lda). */
+ * computed with int32 wrap-around arithmetic (any int32 a_zp is accepted).
+ * A is m x k uint8 (lda).  A NULL ctx runs on the calling thread.  The
+ * AVX2 variant stores weights as int16, so kq_s8w_bytes() is twice the
+ * int8 size there. */
 int kq_gemm_s8_s32(kq_ctx *ctx, int m, const uint8_t *a, int lda, int32_t a_zp,
 		   const kq_s8w *w, int32_t *c, int ldc);
 /* fp32 epilogue: C[m][n] = (float)C32 * (a_scale * scale[n]) + bias[n]
@@ -243,7 +246,9 @@ int kq_gemm_s8_f32(kq_ctx *ctx, int m, const uint8_t *a, int lda, float a_scale,
 		   int32_t a_zp, const kq_s8w *w, float *c, int ldc);
 /* Requantized output: C = clamp(round_half_even(Cf * (1 / out_scale)) +
  * out_zp, 0, 255) with Cf the fp32 epilogue above; relu != 0 clamps Cf at 0
- * first. */
+ * first.  out_scale must be finite and > 0 (else KQ_EINVAL); NaN outputs
+ * become 0.  A NULL bias adds +0.0f, so a -0.0 result reads +0.0 in every
+ * variant. */
 int kq_gemm_s8_u8(kq_ctx *ctx, int m, const uint8_t *a, int lda, float a_scale,
 		  int32_t a_zp, const kq_s8w *w, float out_scale, int32_t out_zp,
 		  int relu, uint8_t *c, int ldc);

@@ -5,9 +5,11 @@
  * last worker.  A job is published under `mu` by bumping `gen`; workers
  * take task indices from the atomic `next` until it passes `n`, and the
  * last one to finish (counted by `left`) signals `done_cv`.  Workers spin
- * briefly on `gen` before sleeping because quantized GEMVs take only tens
- * of microseconds and a condvar wake-up costs about as much.  Only one
- * thread may call kq_parallel on a context at a time (documented in kq.h).
+ * about 100 us on `gen` before sleeping, and the caller spins as long on
+ * `left` before waiting: a condvar wake-up costs ~20 us in these VMs, as
+ * much as a whole 512^3 int8 GEMM, and both halves were needed to bring the
+ * per-call overhead to ~0.5 us.  Only one thread may call kq_parallel on a
+ * context at a time (documented in kq.h).
  */
 #include "kq.h"
 
@@ -16,7 +18,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define SPIN_ROUNDS 20000
+#define SPIN_ROUNDS 4000 /* x ~24 ns per pause: ~100 us */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
 
 struct kq_ctx {
 	int threads;
@@ -48,7 +57,7 @@ static void *worker(void *p)
 	unsigned seen = 0;
 	for (;;) {
 		for (int s = 0; s < SPIN_ROUNDS && atomic_load(&ctx->gen) == seen; s++)
-			;
+			cpu_relax();
 		pthread_mutex_lock(&ctx->mu);
 		while (atomic_load(&ctx->gen) == seen && !ctx->quit)
 			pthread_cond_wait(&ctx->work_cv, &ctx->mu);
@@ -130,6 +139,8 @@ void kq_parallel(kq_ctx *ctx, int n, kq_task_fn fn, void *arg)
 	pthread_cond_broadcast(&ctx->work_cv);
 	pthread_mutex_unlock(&ctx->mu);
 	run_tasks(ctx);
+	for (int s = 0; s < SPIN_ROUNDS && atomic_load(&ctx->left) > 0; s++)
+		cpu_relax();
 	pthread_mutex_lock(&ctx->mu);
 	while (atomic_load(&ctx->left) > 0)
 		pthread_cond_wait(&ctx->done_cv, &ctx->mu);
