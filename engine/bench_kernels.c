@@ -9,7 +9,7 @@
  * where weights stream from DRAM: they rotate through enough distinct
  * weight matrices to exceed 4x the last-level cache, for the fp32
  * reference and the quantized kernel alike.  Before each row we sleep
- * briefly so the spinning worker threads of the previous runtime (OpenBLAS,
+ * 300 ms so the spinning worker threads of the previous runtime (OpenBLAS,
  * OpenMP in oneDNN, our pool) have gone idle and do not steal a core.
  */
 #include "config.h"
@@ -231,7 +231,7 @@ static double time_row(bench_row *r, const kernel_kind *kk, int repeats)
 	double *t = calloc((size_t)repeats, sizeof *t);
 	if (!t)
 		return -1;
-	pause_ms(150);
+	pause_ms(300);
 	for (int i = 0; i < r->nmat; i++)
 		kk->run(r, i);
 	double t0 = now_s();
@@ -431,7 +431,7 @@ cJSON *eng_bench_kernels(const eng_bench_opts *o, eng_progress_fn progress, void
 						goto oom;
 					double dn = -1;
 					if (kind == K_S8 && !pass && !cold && eng_onednn_available()) {
-						pause_ms(150);
+						pause_ms(300);
 						dn = eng_onednn_s8_gops(r.m, r.n, r.k, threads, repeats);
 					}
 					add_row(results, kinds[kind].name, r.isa, &r, threads, q, ref_name, ref,
