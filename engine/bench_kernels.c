@@ -31,6 +31,7 @@
 
 typedef struct {
 	int m, n, k, isa, nmat;
+	int settle_ms; /* pause before timing, for other runtimes' threads to sleep */
 	kq_ctx *ctx;
 	float *af, *c, *scale, *wsrc;
 	uint8_t *a8;
@@ -231,7 +232,7 @@ static double time_row(bench_row *r, const kernel_kind *kk, int repeats)
 	double *t = calloc((size_t)repeats, sizeof *t);
 	if (!t)
 		return -1;
-	pause_ms(300);
+	pause_ms(r->settle_ms);
 	for (int i = 0; i < r->nmat; i++)
 		kk->run(r, i);
 	double t0 = now_s();
@@ -260,7 +261,9 @@ typedef struct {
 } timing;
 
 /* Makes the row's weights, times it, frees them. */
-static timing measure(bench_row *r, int kind, int cold, int repeats)
+/* cold: rotate through > COLD_FACTOR x LLC of weights; quick (smoke
+ * tests): rotate through two matrices only, which is not cache-cold. */
+static timing measure(bench_row *r, int kind, int cold, int quick, int repeats)
 {
 	const kernel_kind *kk = &kinds[kind];
 	timing res = {-1, 0, 0};
@@ -269,9 +272,9 @@ static timing measure(bench_row *r, int kind, int cold, int repeats)
 	r->w = calloc(1, sizeof *r->w);
 	if (!r->w || kk->make(r, 0) != 0)
 		goto out;
-	if (cold) {
+	if (cold || quick) {
 		size_t want = COLD_FACTOR * llc_bytes();
-		int nmat = (int)((want + r->wbytes - 1) / r->wbytes) + 1;
+		int nmat = quick ? 2 : (int)((want + r->wbytes - 1) / r->wbytes) + 1;
 		void **w = realloc(r->w, (size_t)nmat * sizeof *w);
 		if (!w)
 			goto out;
@@ -389,8 +392,8 @@ cJSON *eng_bench_kernels(const eng_bench_opts *o, eng_progress_fn progress, void
 		}
 		for (int s = 0; s < nshapes; s++) {
 			bench_row r = {.m = shapes[s].m, .n = shapes[s].n, .k = shapes[s].k,
-				       .ctx = ctx, .rng = 0x9E3779B97F4A7C15ull};
-			int cold = r.m == 1;
+				       .ctx = ctx, .rng = 0x9E3779B97F4A7C15ull, .settle_ms = o->quick ? 30 : 300};
+			int gemv = r.m == 1, cold = gemv && !o->quick;
 			size_t mk = (size_t)r.m * r.k;
 			r.af = malloc(mk * sizeof *r.af);
 			r.a8 = malloc(mk);
@@ -410,11 +413,11 @@ cJSON *eng_bench_kernels(const eng_bench_opts *o, eng_progress_fn progress, void
 				 threads, threads > 1 ? "s" : "");
 			if (progress)
 				progress(user, what, (double)done / total);
-			timing ref = measure(&r, K_F32, cold, repeats);
+			timing ref = measure(&r, K_F32, cold, gemv && o->quick, repeats);
 			done++;
 			if (ref.sec <= 0)
 				goto oom;
-			const char *ref_name = r.m == 1 ? "openblas-sgemv" : "openblas-sgemm";
+			const char *ref_name = gemv ? "openblas-sgemv" : "openblas-sgemm";
 			for (int kind = K_S8; kind <= K_FP8; kind++) {
 				if (kind != K_S8 && !(shapes[s].kinds & BIT(kind)))
 					continue;
@@ -425,13 +428,13 @@ cJSON *eng_bench_kernels(const eng_bench_opts *o, eng_progress_fn progress, void
 						 threads > 1 ? "s" : "");
 					if (progress)
 						progress(user, what, (double)done / total);
-					timing q = measure(&r, kind, cold, repeats);
+					timing q = measure(&r, kind, cold, gemv && o->quick, repeats);
 					done++;
 					if (q.sec <= 0)
 						goto oom;
 					double dn = -1;
-					if (kind == K_S8 && !pass && !cold && eng_onednn_available()) {
-						pause_ms(300);
+					if (kind == K_S8 && !pass && !gemv && eng_onednn_available()) {
+						pause_ms(r.settle_ms);
 						dn = eng_onednn_s8_gops(r.m, r.n, r.k, threads, repeats);
 					}
 					add_row(results, kinds[kind].name, r.isa, &r, threads, q, ref_name, ref,

@@ -12,7 +12,7 @@
 typedef struct {
 	int threads;  /* largest thread count; rows are run with 1 and this many */
 	int repeats;  /* timed repeats per row (median reported), >= 1 */
-	int quick;    /* 1: small shapes only, for tests and smoke runs */
+	int quick;    /* 1: small shapes, GEMV not cache-cold: tests and smoke runs */
 } eng_bench_opts;
 
 /* Called between rows with a short description of what runs next and the

@@ -63,8 +63,9 @@ for r in rows:
     assert abs(r["ratio"] - r["gops"] / r["ref_gops"]) < 1e-6 * r["ratio"], r
     assert r["threads"] in (1, 2)
     if r["m"] == 1:
-        assert r["cold"] and r["ref_kernel"] == "openblas-sgemv", r
-        assert r["rotated_matrices"] > 1 and r["ref_rotated_matrices"] > 1, r
+        # --quick rotates two matrices: a smoke test, honestly not cache-cold
+        assert not r["cold"] and r["ref_kernel"] == "openblas-sgemv", r
+        assert r["rotated_matrices"] == 2 and r["ref_rotated_matrices"] == 2, r
     assert r["emulated"] == r["kernel"].startswith("fp8"), r
 PY
 t "PRECIS_ISA=ref runs the reference kernels" sh -c \
