@@ -585,7 +585,9 @@ static const eng_observer *calibrate(eng_session *s, const eng_recipe *r, volati
 	}
 	for (int i = 0; i < s->m->nq; i++)
 		eng_obs_init(&obs[i]);
-	obs_state os = {obs, s->ctx};
+	/* one thread: a multi-threaded OpenBLAS call here would leave its workers
+	 * spinning (sched_yield) through the parallel passes that follow */
+	obs_state os = {obs, s->lanes[0].ctx1};
 	eng_backend be = {observe_layer, &os, NULL};
 	for (int pass = 1; pass <= 2; pass++) {
 		for (int b = 0; b < n; b += BATCH) {
