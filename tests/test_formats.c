@@ -22,6 +22,7 @@
 
 #include "kq.h"
 #include "tap.h"
+#include "testutil.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <cpuid.h>
@@ -29,19 +30,6 @@
 #define HAVE_F16C_ORACLE 1
 #endif
 
-static uint32_t bits_of(float x)
-{
-	uint32_t b;
-	memcpy(&b, &x, sizeof b);
-	return b;
-}
-
-static float from_bits(uint32_t b)
-{
-	float x;
-	memcpy(&x, &b, sizeof x);
-	return x;
-}
 
 /* Same value and same sign (so -0 differs from +0); NaN matches NaN. */
 static int same(float a, float b)

@@ -18,20 +18,8 @@
 
 #include "kq.h"
 #include "tap.h"
+#include "testutil.h"
 
-static uint32_t bits_of(float x)
-{
-	uint32_t b;
-	memcpy(&b, &x, sizeof b);
-	return b;
-}
-
-static float from_bits(uint32_t b)
-{
-	float x;
-	memcpy(&x, &b, sizeof x);
-	return x;
-}
 
 static int same_bits(const float *a, const float *b, size_t n, size_t *at)
 {

@@ -23,6 +23,7 @@
 #include "kq.h"
 #include "quant_impl.h"
 #include "tap.h"
+#include "testutil.h"
 
 static const int sizes[] = {1, 3, 7, 15, 16, 17, 33, 63, 64, 65, 257, 1000};
 #define NSIZES (int)(sizeof sizes / sizeof *sizes)
@@ -45,19 +46,6 @@ static float rndf(void)
 	return (float)(rnd() & 0xffffff) / 16777216.0f;
 }
 
-static uint32_t bits_of(float x)
-{
-	uint32_t b;
-	memcpy(&b, &x, sizeof b);
-	return b;
-}
-
-static float from_bits(uint32_t b)
-{
-	float x;
-	memcpy(&x, &b, sizeof x);
-	return x;
-}
 
 /* Index of the first differing float (bitwise), or -1. */
 static long diff_bits(const float *a, const float *b, size_t n)
