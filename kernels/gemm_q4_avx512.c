@@ -42,7 +42,6 @@
 #define F32_PANEL_ROWS 8
 /* Rows per W4A8 tile: 2 x 8 accumulators, weights unpacked once per tile. */
 #define S8_MR 8
-#define S8_ROWS_CHUNK 100000
 
 static __mmask16 col_mask(int valid, int half)
 {
@@ -127,9 +126,8 @@ INLINE void s8_tile(const kq_q4_args *p, int b, int r0, const int MR)
 
 void kq_gemm_q4_s8_avx512vnni(const kq_q4_args *p, int b0, int b1)
 {
-	for (int m0 = 0; m0 < p->m; m0 += S8_ROWS_CHUNK)
 	for (int b = b0; b < b1; b++)
-		for (int r0 = m0; r0 < p->m && r0 < m0 + S8_ROWS_CHUNK; r0 += S8_MR) {
+		for (int r0 = 0; r0 < p->m; r0 += S8_MR) {
 			switch (p->m - r0 < S8_MR ? p->m - r0 : S8_MR) {
 			case 1: s8_tile(p, b, r0, 1); break;
 			case 2: s8_tile(p, b, r0, 2); break;

@@ -262,6 +262,7 @@ int kq_gemm_s8_u8(kq_ctx *ctx, int m, const uint8_t *a, int lda, float a_scale,
 typedef struct kq_q4w kq_q4w;
 kq_q4w *kq_q4w_pack(const int8_t *q, int n, int k, int group, const float *scale,
 		    const int8_t *zp, const float *bias, int isa);
+/* (A NULL bias adds +0.0f in every q4 and fw kernel, so -0 reads +0 alike.) */
 void kq_q4w_destroy(kq_q4w *w);
 size_t kq_q4w_bytes(const kq_q4w *w);
 kq_isa kq_q4w_isa(const kq_q4w *w);
@@ -270,7 +271,8 @@ kq_isa kq_q4w_isa(const kq_q4w *w);
  * variants agree with _ref to rounding, not bit for bit. */
 int kq_gemm_q4_f32(kq_ctx *ctx, int m, const float *a, int lda, const kq_q4w *w,
 		   float *c, int ldc);
-/* W4A8: uint8 activations with scale/zero point.  Per (row, group) the
+/* W4A8: uint8 activations with scale and a zero point in [0, 255] (else
+ * KQ_EINVAL).  Per (row, group) the
  * integer dot product is exact; then, in group order,
  * acc += (float)isum_g * scale[n][g]; C = acc * a_scale + bias[n].
  * Bit-identical across variants. */
@@ -284,7 +286,10 @@ int kq_gemm_q4_s8(kq_ctx *ctx, int m, const uint8_t *a, int lda, float a_scale,
  * weights w (n x k): code = encode(w / scale[n]).  scale NULL means 1.
  * This CPU family has no fp8 arithmetic: the GEMM converts blocks of
  * weights to fp32 on the fly and multiplies in fp32, which is why
- * kq_fw_emulated() returns 1 for the fp8 formats. */
+ * kq_fw_emulated() returns 1 for the fp8 formats (0 for fp16 and bf16).
+ * Only fp8-e4m3, fp8-e5m2, fp16 and bf16 are accepted; a non-finite scale
+ * gives NULL, a zero scale zero codes.  Objects packed for AVX2 run the
+ * scalar kernel (there is no AVX2 variant yet). */
 typedef struct kq_fw kq_fw;
 kq_fw *kq_fw_pack(kq_fmt fmt, const float *w, int n, int k, const float *scale,
 		  const float *bias, int isa);
