@@ -33,7 +33,7 @@
 
 #define REF_NR 16 /* only the granularity of the thread split */
 /* Rows per part when tasks split M: a multiple of every micro-kernel's
- * row count (6), so no part ends in a partial tile it could avoid. */
+ * row count (6, 8, 12), so no part ends in a partial tile it could avoid. */
 #define S8_ROW_ALIGN 48
 
 static size_t ref_packed_bytes(int n, int k)

@@ -65,7 +65,9 @@ typedef struct {
 } s8_job;
 
 /* One ISA's implementation.  `nr` is the panel width: tasks receive column
- * ranges starting at multiples of nr. */
+ * ranges starting at multiples of nr.  A layout may narrow its last panel
+ * (AVX-512: to the 16-column vectors N needs); per-column arrays are
+ * still padded to np, a multiple of nr. */
 struct s8_ops {
 	int nr;
 	/* Bytes of the packed form of an n x k weight matrix. */

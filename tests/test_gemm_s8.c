@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test_gemm_s8.c - int8 x int8 GEMM: every variant against a naive triple
  * loop (int32 output) and against the _ref variant (fp32 and uint8
- * outputs), bit for bit, on odd shapes, padded strides, adversarial values,
- * 1-3 threads; degenerate arguments must return KQ_EINVAL / NULL. */
+ * outputs), bit for bit, on odd shapes, narrow and mixed panel widths,
+ * padded strides, adversarial values, 1-3 threads; degenerate arguments
+ * must return KQ_EINVAL / NULL. */
 #define _DEFAULT_SOURCE /* mmap, MAP_ANONYMOUS */
 #include "kq.h"
 #include "tap.h"
 
+#include <limits.h>
 #include <math.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,6 +53,8 @@ typedef struct {
 	int with_bias;
 	int relu;
 	int vs_naive;    /* compare s32 with the naive loop (else with _ref) */
+	int out_zp_set;  /* use out_zp below for u8 output, else a random one in 0..255 */
+	int32_t out_zp;
 } gcase;
 
 static kq_ctx *ctxs[4];
@@ -142,6 +146,8 @@ static int run_case(kq_isa isa, int threads, const gcase *g, char *why, size_t w
 	/* uint8: an output scale that puts typical values across the range */
 	float out_scale = 0.05f + (float)(rnd() % 100) * 0.01f;
 	int32_t out_zp = (int32_t)(rnd() % 256);
+	if (g->out_zp_set)
+		out_zp = g->out_zp;
 	memset(cu, CANARY_U8, cn);
 	memset(ru, CANARY_U8, cn);
 	rc = kq_gemm_s8_u8(ctx, m, a, lda, a_scale, g->a_zp, pr, out_scale, out_zp, g->relu, ru, ldc);
@@ -229,6 +235,73 @@ static void test_blocking(kq_isa isa)
 		g.relu = s % 2;
 		g.vs_naive = 1;
 		check(isa, shapes[s][3], &g, "blocks");
+	}
+}
+
+/* Narrow outputs: every N up to 32 (one panel of 16 or 32 columns) and
+ * mixed widths (full 64-column panels followed by a narrower last one),
+ * with tile-row tails (tiles of 6, 8 and 12 rows), K tails read in place
+ * or copied, several K blocks, and zero points (the epilogue after the
+ * row term). */
+static void test_narrow(kq_isa isa)
+{
+	static const int ks[] = {1, 2, 3, 4, 5, 9, 13, 67, 144, 291, 7, 288};
+	static const int ms[] = {1, 11, 12, 13, 25, 121, 7, 24, 50, 143, 9};
+	static const int wide[][3] = {
+		{30, 33, 9},    {41, 47, 144}, {26, 48, 5},    {19, 49, 13},   {61, 63, 288},
+		{13, 65, 9},    {50, 79, 3},   {12, 80, 144},  {37, 81, 67},   {25, 96, 1},
+		{121, 100, 21}, {9, 112, 36},  {26, 144, 9},   {17, 160, 291}, {43, 176, 4},
+		{24, 200, 11},  {130, 16, 4099}, {37, 30, 8195}, {25, 80, 5001}, {64, 10, 128},
+	};
+	int idx = 0;
+	for (int n = 1; n <= 32; n++)
+		for (int rep = 0; rep < 2; rep++, idx++) {
+			gcase g = {0};
+			g.m = ms[idx % 11];
+			g.n = n;
+			g.k = ks[idx % 12];
+			g.lda_pad = idx % 3 == 0 ? 0 : 1 + idx % 5;
+			g.ldc_pad = idx % 4 == 1 ? 5 : 0;
+			g.a_zp = idx % 5 == 0 ? 0 : 128 + idx;
+			g.zp_mode = idx % 4 == 3 ? 1 : 0;
+			g.with_bias = idx % 2;
+			g.relu = (idx / 2) % 2;
+			g.vs_naive = 1;
+			check(isa, 1 + idx % 3, &g, "narrow");
+		}
+	for (int s = 0; s < 20; s++, idx++) {
+		gcase g = {0};
+		g.m = wide[s][0];
+		g.n = wide[s][1];
+		g.k = wide[s][2];
+		g.lda_pad = s % 3 == 1 ? 3 : 0;
+		g.ldc_pad = s % 2 ? 7 : 0;
+		g.a_zp = s % 4 == 0 ? 0 : 77;
+		g.zp_mode = s % 3;
+		g.zp_value = 5;
+		g.with_bias = s % 2 == 0;
+		g.relu = s % 3 == 0;
+		g.vs_naive = 1;
+		check(isa, 1 + s % 3, &g, "mixed panels");
+	}
+	/* output zero points outside 0..255, up to where the SIMD epilogue
+	 * hands over to another path (|out_zp| > 2^24 - 256) and past it */
+	static const int32_t ozps[] = {-300, -5, 256, 300, 16776960, 16776961, -16776960,
+				       -16776961, 1 << 25, INT32_MIN, INT32_MAX};
+	for (int s = 0; s < 22; s++, idx++) {
+		gcase g = {0};
+		g.m = ms[s % 11];
+		g.n = 1 + s * 7 % 80;
+		g.k = ks[s % 12];
+		g.a_zp = 128;
+		g.with_bias = 1;
+		g.relu = s / 11;
+		g.vs_naive = 1;
+		g.out_zp_set = 1;
+		g.out_zp = ozps[s % 11];
+		char what[40];
+		snprintf(what, sizeof what, "out_zp=%ld", (long)g.out_zp);
+		check(isa, 1, &g, what);
 	}
 }
 
@@ -343,6 +416,56 @@ static void test_guard(kq_isa isa)
 	   kq_isa_name(isa));
 }
 
+/* The same with several tiles of rows and panels of every width, so K
+ * tails are read in place in all but the last rows of A (which must not
+ * read past the end) and output tiles end at the page in every layout. */
+static void test_guard_tiles(kq_isa isa)
+{
+	static const int ms[] = {13, 25, 37};
+	static const int ns[] = {5, 20, 40, 70};
+	int fails = 0, cases = 0;
+	for (int k = 1; k <= 9; k++)
+		for (int mi = 0; mi < 3; mi++)
+			for (int ni = 0; ni < 4; ni++) {
+				const int m = ms[mi], n = ns[ni];
+				void *amap = NULL, *cmap = NULL, *umap = NULL;
+				size_t alen = 0, clen = 0, ulen = 0;
+				uint8_t *a = guarded((size_t)m * k, &amap, &alen);
+				int32_t *c = guarded((size_t)m * n * 4, &cmap, &clen);
+				uint8_t *u = guarded((size_t)m * n, &umap, &ulen);
+				int8_t w[70 * 9];
+				float scale[70], bias[70];
+				int32_t want[37 * 70];
+				cases++;
+				if (!a || !c || !u) {
+					fails++;
+				} else {
+					for (int i = 0; i < m * k; i++)
+						a[i] = (uint8_t)rnd();
+					for (int i = 0; i < n * k; i++)
+						w[i] = (int8_t)rnd();
+					for (int j = 0; j < n; j++)
+						scale[j] = 0.5f, bias[j] = 1.0f;
+					kq_s8w *p = kq_s8w_pack(w, n, k, scale, NULL, bias, (int)isa);
+					naive_s32(m, n, k, a, k, 7, w, NULL, want, n);
+					int good = p && kq_gemm_s8_s32(ctxs[1], m, a, k, 7, p, c, n) == KQ_OK &&
+						   memcmp(c, want, (size_t)m * n * 4) == 0 &&
+						   kq_gemm_s8_f32(ctxs[1], m, a, k, 0.25f, 7, p, (float *)(void *)c, n) == KQ_OK &&
+						   kq_gemm_s8_u8(ctxs[1], m, a, k, 0.25f, 7, p, 0.5f, 9, 1, u, n) == KQ_OK;
+					fails += !good;
+					kq_s8w_destroy(p);
+				}
+				if (amap)
+					munmap(amap, alen);
+				if (cmap)
+					munmap(cmap, clen);
+				if (umap)
+					munmap(umap, ulen);
+			}
+	ok(fails == 0 && cases == 108,
+	   "%s A and C end at an inaccessible page (K 1..9, M 13..37, N 5..70)", kq_isa_name(isa));
+}
+
 static void test_degenerate(kq_isa isa)
 {
 	const char *name = kq_isa_name(isa);
@@ -412,8 +535,10 @@ int main(void)
 		}
 		test_degenerate((kq_isa)isa);
 		test_guard((kq_isa)isa);
+		test_guard_tiles((kq_isa)isa);
 		test_shapes((kq_isa)isa);
 		test_blocking((kq_isa)isa);
+		test_narrow((kq_isa)isa);
 		test_adversarial((kq_isa)isa);
 		test_large((kq_isa)isa);
 	}
