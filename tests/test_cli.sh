@@ -54,7 +54,7 @@ assert d["isa"] in ("ref", "avx2", "avx512vnni"), d["isa"]
 assert d["threads"] == 2
 rows = d["results"]
 kernels = {r["kernel"] for r in rows}
-assert {"int8", "int4-w4a32", "int4-w4a8", "fp8-e4m3"} <= kernels, kernels
+assert {"int8", "int8-f32", "int4-w4a32", "int4-w4a8", "fp8-e4m3"} <= kernels, kernels
 for r in rows:
     for key in ("kernel", "m", "n", "k", "gops", "ref_kernel", "ref_gops", "ratio", "repeats"):
         assert key in r, key
