@@ -670,6 +670,8 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 {
 	double t_start = now_ms(), t_calib = 0, t_quant = 0, t_eval = 0, t_bench = 0;
 	int nc = s->m->out_dim;
+	if (errlen)
+		err[0] = 0; /* the fallback messages below test for an empty err */
 	if (r->kv != KQ_FMT_F32) {
 		snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)", kq_fmt_get(r->kv)->name,
 			 s->fam->name);
