@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "eng.h"
 #include "eng_bench.h"
 #include "kq.h"
+#include "ui.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
 
@@ -36,9 +38,10 @@ static int cmd_bench(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_eval(int argc, char **argv);
 static int cmd_models(int argc, char **argv);
+static int cmd_tui(int argc, char **argv);
 
 static const command commands[] = {
-	{"tui", "[recipe opts]", "the explorer (ncurses), starting from a recipe", NULL, "#4"},
+	{"tui", "[recipe opts]", "the explorer (ncurses), starting from a recipe", cmd_tui, NULL},
 	{"eval", "[recipe opts] [--json]", "accuracy delta per stratum with 95% intervals, and throughput", cmd_eval, NULL},
 	{"sensitivity", "[recipe opts] [--json]", "per-layer sensitivity", NULL, "#6"},
 	{"sweep", "[recipe opts] --vary KEY=V1,V2 ... [--shard I/N] [--jsonl]", "evaluate a grid of recipes", NULL, "#6"},
@@ -66,7 +69,7 @@ static void usage(FILE *f)
 			commands[i].issue ? commands[i].issue : "", commands[i].issue ? "]" : "");
 	}
 	fprintf(f, "\n  precis --help | --version\n\n"
-		   "With no command precis opens the explorer on cnn-fashion [not built yet: issue #4].\n"
+		   "With no command precis opens the explorer (precis tui) on cnn-fashion.\n"
 		   "PRECIS_ISA=ref|avx2|avx512vnni forces a kernel variant.\n"
 		   "Exit status: 0 success, 1 the run failed, 2 bad usage or bad input.\n"
 		   "See precis(1).\n");
@@ -201,10 +204,8 @@ int main(int argc, char **argv)
 			getenv("PRECIS_ISA"), kq_isa_name(kq_isa_best()));
 		return EXIT_USAGE;
 	}
-	if (argc < 2) {
-		fprintf(stderr, "precis: the explorer (TUI) is not built yet (issue #4); try 'precis --help' or 'precis bench kernels'\n");
-		return EXIT_RUN;
-	}
+	if (argc < 2)
+		return cmd_tui(argc, argv);
 	const char *c = argv[1];
 	if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0)
 		return cmd_help(argc, argv);
@@ -212,6 +213,8 @@ int main(int argc, char **argv)
 		printf("precis %s\n", PACKAGE_VERSION);
 		return 0;
 	}
+	if (strncmp(c, "--", 2) == 0) /* `precis --weights int4`: the explorer with recipe options */
+		return cmd_tui(argc, argv);
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		if (strcmp(c, commands[i].name) != 0)
 			continue;
@@ -426,5 +429,44 @@ static int cmd_models(int argc, char **argv)
 						getn(o, "params"), gets(o, "metric"), gets(o, "task"));
 	}
 	cJSON_Delete(m);
+	return 0;
+}
+
+/* ------------------------------------------------------------------- tui */
+
+/* The only signal state: counted here, read by the UI loop (ui.h). */
+static volatile sig_atomic_t sigint_count;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	sigint_count++;
+}
+
+static int cmd_tui(int argc, char **argv)
+{
+	run_args a = {0};
+	int rc = parse_run_args(argc, argv, &a, "tui");
+	if (rc)
+		return rc;
+	if (a.json) {
+		fprintf(stderr, "precis tui: --json is not an option of the explorer (try 'precis eval --json')\n");
+		return EXIT_USAGE;
+	}
+	/* Installed before curses starts, so ncurses leaves SIGINT to us; no
+	 * SA_RESTART, so the UI's poll() returns at once. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	ui_opts o = {a.recipe, a.sess, &sigint_count};
+	char err[512] = "";
+	rc = ui_run(&o, err, sizeof err);
+	signal(SIGINT, SIG_DFL);
+	if (rc) {
+		fprintf(stderr, "precis tui: %s\n", err);
+		return EXIT_RUN;
+	}
 	return 0;
 }
