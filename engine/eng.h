@@ -48,4 +48,11 @@ const char *eng_data_dir(void);
 /* SPEC §5 `models --json` array (caller owns); NULL with err. */
 cJSON *eng_models_json(char *err, size_t errlen);
 
+/* Reading result objects by dotted path ("throughput.speedup"): the item
+ * (borrowed, NULL when absent), a number (NAN when absent or not a number),
+ * a string ("" when absent or not a string). */
+const cJSON *eng_json_get(const cJSON *o, const char *path);
+double eng_json_num(const cJSON *o, const char *path);
+const char *eng_json_str(const cJSON *o, const char *path);
+
 #endif

@@ -306,66 +306,43 @@ static void stage_progress(void *user, const char *stage, double done)
 	fflush(stderr);
 }
 
-static const cJSON *get(const cJSON *o, const char *path)
-{
-	char key[64];
-	while (o && *path) {
-		size_t l = strcspn(path, ".");
-		snprintf(key, sizeof key, "%.*s", (int)l, path);
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
-		path += l + (path[l] == '.');
-	}
-	return o;
-}
-
-static double getn(const cJSON *o, const char *path)
-{
-	const cJSON *v = get(o, path);
-	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *gets(const cJSON *o, const char *path)
-{
-	const cJSON *v = get(o, path);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 static void print_eval(const cJSON *r, const eng_recipe *rec)
 {
 	char desc[512];
 	eng_recipe_describe(rec, desc, sizeof desc);
-	int pct = strcmp(gets(r, "metric"), "ece") != 0;
+	int pct = strcmp(eng_json_str(r, "metric"), "ece") != 0;
 	double mul = 100;
-	printf("%s (%s, %.0f params, sha256 %.12s...)  metric %s (%s is better)\n", gets(r, "model.name"),
-	       gets(r, "model.family"), getn(r, "model.params"), gets(r, "model.sha256"), gets(r, "metric"),
-	       cJSON_IsTrue(get(r, "eval.higher_is_better")) ? "higher" : "lower");
+	printf("%s (%s, %.0f params, sha256 %.12s...)  metric %s (%s is better)\n", eng_json_str(r, "model.name"),
+	       eng_json_str(r, "model.family"), eng_json_num(r, "model.params"), eng_json_str(r, "model.sha256"), eng_json_str(r, "metric"),
+	       cJSON_IsTrue(eng_json_get(r, "eval.higher_is_better")) ? "higher" : "lower");
 	printf("recipe: %s\n", desc);
-	printf("reference: fp32, same samples, same code; eval: %s\n\n", gets(r, "eval.set"));
+	printf("reference: fp32, same samples, same code; eval: %s\n\n", eng_json_str(r, "eval.set"));
 	printf("%-14s %6s %8s %8s %10s  %-18s %6s  %s\n", "stratum", "n", "ref", "quant", "delta(pt)", "95% CI (pt)", "flips",
 	       "verdict");
 	const cJSON *st;
-	cJSON_ArrayForEach(st, get(r, "eval.strata"))
+	cJSON_ArrayForEach(st, eng_json_get(r, "eval.strata"))
 	{
 		char ci[40];
-		const cJSON *c = get(st, "ci95");
+		const cJSON *c = eng_json_get(st, "ci95");
 		snprintf(ci, sizeof ci, "[%+.2f, %+.2f]", cJSON_GetArrayItem(c, 0)->valuedouble * mul,
 			 cJSON_GetArrayItem(c, 1)->valuedouble * mul);
-		printf("%-14s %6.0f %7.2f%s %7.2f%s %+10.2f  %-18s %6.0f  %s\n", gets(st, "name"), getn(st, "n"),
-		       getn(st, "ref") * mul, pct ? "%" : " ", getn(st, "quant") * mul, pct ? "%" : " ", getn(st, "delta") * mul,
-		       ci, getn(st, "flips"), gets(st, "verdict"));
+		printf("%-14s %6.0f %7.2f%s %7.2f%s %+10.2f  %-18s %6.0f  %s\n", eng_json_str(st, "name"), eng_json_num(st, "n"),
+		       eng_json_num(st, "ref") * mul, pct ? "%" : " ", eng_json_num(st, "quant") * mul, pct ? "%" : " ", eng_json_num(st, "delta") * mul,
+		       ci, eng_json_num(st, "flips"), eng_json_str(st, "verdict"));
 	}
 	printf("\nthroughput: fp32 %.0f %s, quantized %.0f %s, speedup %.2fx (batch %.0f, %.0f threads, %s, median of %.0f)%s\n",
-	       getn(r, "throughput.ref"), gets(r, "throughput.unit"), getn(r, "throughput.quant"), gets(r, "throughput.unit"),
-	       getn(r, "throughput.speedup"), getn(r, "throughput.batch"), getn(r, "throughput.threads"),
-	       gets(r, "throughput.isa"), getn(r, "throughput.repeats"),
-	       cJSON_IsTrue(get(r, "throughput.emulated")) ? "  [EMULATED: some layers run through a conversion path]" : "");
-	const cJSON *all = cJSON_GetArrayItem(get(r, "eval.strata"), 0);
+	       eng_json_num(r, "throughput.ref"), eng_json_str(r, "throughput.unit"), eng_json_num(r, "throughput.quant"), eng_json_str(r, "throughput.unit"),
+	       eng_json_num(r, "throughput.speedup"), eng_json_num(r, "throughput.batch"), eng_json_num(r, "throughput.threads"),
+	       eng_json_str(r, "throughput.isa"), eng_json_num(r, "throughput.repeats"),
+	       cJSON_IsTrue(eng_json_get(r, "throughput.emulated")) ? "  [EMULATED: some layers run through a conversion path]" : "");
+	const cJSON *all = cJSON_GetArrayItem(eng_json_get(r, "eval.strata"), 0);
 	printf("weights: %.0f bytes fp32 -> %.0f bytes; kernels agree with fake-quant on %.1f%% of %.0f samples\n",
-	       getn(r, "memory.weight_bytes_ref"), getn(r, "memory.weight_bytes_quant"),
-	       getn(all, "extra.kernel_agreement") * 100, getn(all, "extra.kernel_agreement_n"));
+	       eng_json_num(r, "memory.weight_bytes_ref"), eng_json_num(r, "memory.weight_bytes_quant"),
+	       eng_json_num(all, "extra.kernel_agreement") * 100, eng_json_num(all, "extra.kernel_agreement_n"));
 	printf("timing: calibrate %.0f ms, quantize %.0f ms, evaluate %.0f ms, benchmark %.0f ms\n",
-	       getn(r, "timing.calib_ms"), getn(r, "timing.quantize_ms"), getn(r, "timing.eval_ms"), getn(r, "timing.bench_ms"));
-	printf("decision-grade: %s\n", cJSON_IsTrue(get(r, "disclosure.decision_grade"))
+	       eng_json_num(r, "timing.calib_ms"), eng_json_num(r, "timing.quantize_ms"), eng_json_num(r, "timing.eval_ms"), eng_json_num(r, "timing.bench_ms"));
+	printf("decision-grade: %s\n", cJSON_IsTrue(eng_json_get(r, "disclosure.decision_grade"))
 					       ? "yes"
 					       : "no (a stratum shows a loss whose 95% interval includes zero)");
 }
@@ -425,8 +402,8 @@ static int cmd_models(int argc, char **argv)
 	} else {
 		printf("%-16s %-8s %8s  %-8s %s\n", "model", "family", "params", "metric", "task");
 		const cJSON *o;
-		cJSON_ArrayForEach(o, m) printf("%-16s %-8s %8.0f  %-8s %s\n", gets(o, "name"), gets(o, "family"),
-						getn(o, "params"), gets(o, "metric"), gets(o, "task"));
+		cJSON_ArrayForEach(o, m) printf("%-16s %-8s %8.0f  %-8s %s\n", eng_json_str(o, "name"), eng_json_str(o, "family"),
+						eng_json_num(o, "params"), eng_json_str(o, "metric"), eng_json_str(o, "task"));
 	}
 	cJSON_Delete(m);
 	return 0;

@@ -229,29 +229,6 @@ static void put(int y, int x, int maxw, attr_t a, const char *s)
 	attroff(a);
 }
 
-static const cJSON *get(const cJSON *o, const char *path)
-{
-	char key[64];
-	while (o && *path) {
-		size_t l = strcspn(path, ".");
-		snprintf(key, sizeof key, "%.*s", (int)l, path);
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
-		path += l + (path[l] == '.');
-	}
-	return o;
-}
-
-static double getn(const cJSON *o, const char *path)
-{
-	const cJSON *v = get(o, path);
-	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *gets_(const cJSON *o, const char *path)
-{
-	const cJSON *v = get(o, path);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 /* strata columns: printed as `eval` prints them (points, two decimals) */
 typedef struct {
@@ -260,18 +237,18 @@ typedef struct {
 	void (*cell)(const cJSON *st, const char *unit, char *b, size_t l);
 } ui_col;
 
-static void c_name(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%s", gets_(st, "name")); }
-static void c_n(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%.0f", getn(st, "n")); }
-static void c_ref(const cJSON *st, const char *u, char *b, size_t l) { snprintf(b, l, "%.2f%s", getn(st, "ref") * 100, u); }
-static void c_quant(const cJSON *st, const char *u, char *b, size_t l) { snprintf(b, l, "%.2f%s", getn(st, "quant") * 100, u); }
-static void c_delta(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%+.2f", getn(st, "delta") * 100); }
-static void c_flips(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%.0f", getn(st, "flips")); }
-static void c_verdict(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%s", gets_(st, "verdict")); }
+static void c_name(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%s", eng_json_str(st, "name")); }
+static void c_n(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%.0f", eng_json_num(st, "n")); }
+static void c_ref(const cJSON *st, const char *u, char *b, size_t l) { snprintf(b, l, "%.2f%s", eng_json_num(st, "ref") * 100, u); }
+static void c_quant(const cJSON *st, const char *u, char *b, size_t l) { snprintf(b, l, "%.2f%s", eng_json_num(st, "quant") * 100, u); }
+static void c_delta(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%+.2f", eng_json_num(st, "delta") * 100); }
+static void c_flips(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%.0f", eng_json_num(st, "flips")); }
+static void c_verdict(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%s", eng_json_str(st, "verdict")); }
 
 static void c_ci(const cJSON *st, const char *u, char *b, size_t l)
 {
 	(void)u;
-	const cJSON *c = get(st, "ci95");
+	const cJSON *c = eng_json_get(st, "ci95");
 	const cJSON *lo = cJSON_GetArrayItem(c, 0), *hi = cJSON_GetArrayItem(c, 1);
 	if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi))
 		snprintf(b, l, "[%+.2f, %+.2f]", lo->valuedouble * 100, hi->valuedouble * 100);
@@ -333,7 +310,7 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 				show[c] = 1;
 				used += cols[c].width + 1;
 			}
-	const char *unit = strcmp(gets_(r, "metric"), "ece") != 0 ? "%" : "";
+	const char *unit = strcmp(eng_json_str(r, "metric"), "ece") != 0 ? "%" : "";
 	int cx = x;
 	for (int c = 0; c < NCOLS; c++)
 		if (show[c]) {
@@ -343,11 +320,11 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 		}
 	y++;
 	const cJSON *st;
-	cJSON_ArrayForEach(st, get(r, "eval.strata"))
+	cJSON_ArrayForEach(st, eng_json_get(r, "eval.strata"))
 	{
 		if (y >= ymax)
 			break;
-		attr_t a = verdict_attr(u, gets_(st, "verdict"));
+		attr_t a = verdict_attr(u, eng_json_str(st, "verdict"));
 		cx = x;
 		for (int c = 0; c < NCOLS; c++)
 			if (show[c]) {
@@ -366,15 +343,15 @@ static void draw_throughput(const ui_state *u, int y, int x, int w)
 {
 	const cJSON *r = u->result;
 	char line[512];
-	const char *unit = gets_(r, "throughput.unit");
+	const char *unit = eng_json_str(r, "throughput.unit");
 	snprintf(line, sizeof line, "throughput: fp32 %.0f %s, quantized %.0f %s, speedup %.2fx",
-		 getn(r, "throughput.ref"), unit, getn(r, "throughput.quant"), unit, getn(r, "throughput.speedup"));
+		 eng_json_num(r, "throughput.ref"), unit, eng_json_num(r, "throughput.quant"), unit, eng_json_num(r, "throughput.speedup"));
 	put(y, x, w, A_BOLD, line);
 	snprintf(line, sizeof line, "weights %.0f -> %.0f bytes, isa %s, %.0f threads, batch %.0f",
-		 getn(r, "memory.weight_bytes_ref"), getn(r, "memory.weight_bytes_quant"), gets_(r, "throughput.isa"),
-		 getn(r, "throughput.threads"), getn(r, "throughput.batch"));
+		 eng_json_num(r, "memory.weight_bytes_ref"), eng_json_num(r, "memory.weight_bytes_quant"), eng_json_str(r, "throughput.isa"),
+		 eng_json_num(r, "throughput.threads"), eng_json_num(r, "throughput.batch"));
 	put(y + 1, x, w, A_NORMAL, line);
-	if (cJSON_IsTrue(get(r, "throughput.emulated")))
+	if (cJSON_IsTrue(eng_json_get(r, "throughput.emulated")))
 		put(y + 2, x, w, u->color ? COLOR_PAIR(PAIR_LOSS) | A_BOLD : A_BOLD,
 		    "EMULATED: some layers run through a conversion path, not native kernels");
 }
@@ -457,9 +434,9 @@ static void draw(ui_state *u)
 	}
 	char title[256];
 	snprintf(title, sizeof title, "precis %s  model %s (%s)  metric %s", PACKAGE_VERSION,
-		 u->result ? gets_(u->result, "model.name") : (u->opts->sess.model ? u->opts->sess.model : "cnn-fashion"),
-		 u->result ? gets_(u->result, "model.family") : "loading",
-		 u->result ? gets_(u->result, "metric") : "-");
+		 u->result ? eng_json_str(u->result, "model.name") : (u->opts->sess.model ? u->opts->sess.model : "cnn-fashion"),
+		 u->result ? eng_json_str(u->result, "model.family") : "loading",
+		 u->result ? eng_json_str(u->result, "metric") : "-");
 	put(0, 0, COLS, A_BOLD, title);
 	draw_recipe(u, 2, 0);
 	int x = PANEL_W + 1, w = COLS - x;
