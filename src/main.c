@@ -22,6 +22,7 @@
 #include "eng.h"
 #include "eng_bench.h"
 #include "kq.h"
+#include "report_text.h"
 #include "ui.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
@@ -39,6 +40,7 @@ static int cmd_help(int argc, char **argv);
 static int cmd_eval(int argc, char **argv);
 static int cmd_models(int argc, char **argv);
 static int cmd_tui(int argc, char **argv);
+static int cmd_repl(int argc, char **argv);
 
 static const command commands[] = {
 	{"tui", "[recipe opts]", "the explorer (ncurses), starting from a recipe", cmd_tui, NULL},
@@ -49,7 +51,7 @@ static const command commands[] = {
 	{"frontier", "FILE.jsonl [--stratum NAME]", "Pareto frontier of a sweep", NULL, "#6"},
 	{"report", "[recipe opts] --format md|html|json -o FILE", "decision-grade report", NULL, "#5"},
 	{"bench", "kernels [--json] [--threads N] [--repeats N] [--quick]", "time the quantized kernels against OpenBLAS (and oneDNN)", cmd_bench, NULL},
-	{"repl", "", "line-oriented shell with the TUI's commands", NULL, "#4"},
+	{"repl", "[recipe opts]", "line-oriented shell with the explorer's commands (set, run, save, ...)", cmd_repl, NULL},
 	{"models", "[--json]", "list the shipped models", cmd_models, NULL},
 	{"help", "", "this text", cmd_help, NULL},
 };
@@ -307,46 +309,6 @@ static void stage_progress(void *user, const char *stage, double done)
 }
 
 
-static void print_eval(const cJSON *r, const eng_recipe *rec)
-{
-	char desc[512];
-	eng_recipe_describe(rec, desc, sizeof desc);
-	int pct = strcmp(eng_json_str(r, "metric"), "ece") != 0;
-	double mul = 100;
-	printf("%s (%s, %.0f params, sha256 %.12s...)  metric %s (%s is better)\n", eng_json_str(r, "model.name"),
-	       eng_json_str(r, "model.family"), eng_json_num(r, "model.params"), eng_json_str(r, "model.sha256"), eng_json_str(r, "metric"),
-	       cJSON_IsTrue(eng_json_get(r, "eval.higher_is_better")) ? "higher" : "lower");
-	printf("recipe: %s\n", desc);
-	printf("reference: fp32, same samples, same code; eval: %s\n\n", eng_json_str(r, "eval.set"));
-	printf("%-14s %6s %8s %8s %10s  %-18s %6s  %s\n", "stratum", "n", "ref", "quant", "delta(pt)", "95% CI (pt)", "flips",
-	       "verdict");
-	const cJSON *st;
-	cJSON_ArrayForEach(st, eng_json_get(r, "eval.strata"))
-	{
-		char ci[40];
-		const cJSON *c = eng_json_get(st, "ci95");
-		snprintf(ci, sizeof ci, "[%+.2f, %+.2f]", cJSON_GetArrayItem(c, 0)->valuedouble * mul,
-			 cJSON_GetArrayItem(c, 1)->valuedouble * mul);
-		printf("%-14s %6.0f %7.2f%s %7.2f%s %+10.2f  %-18s %6.0f  %s\n", eng_json_str(st, "name"), eng_json_num(st, "n"),
-		       eng_json_num(st, "ref") * mul, pct ? "%" : " ", eng_json_num(st, "quant") * mul, pct ? "%" : " ", eng_json_num(st, "delta") * mul,
-		       ci, eng_json_num(st, "flips"), eng_json_str(st, "verdict"));
-	}
-	printf("\nthroughput: fp32 %.0f %s, quantized %.0f %s, speedup %.2fx (batch %.0f, %.0f threads, %s, median of %.0f)%s\n",
-	       eng_json_num(r, "throughput.ref"), eng_json_str(r, "throughput.unit"), eng_json_num(r, "throughput.quant"), eng_json_str(r, "throughput.unit"),
-	       eng_json_num(r, "throughput.speedup"), eng_json_num(r, "throughput.batch"), eng_json_num(r, "throughput.threads"),
-	       eng_json_str(r, "throughput.isa"), eng_json_num(r, "throughput.repeats"),
-	       cJSON_IsTrue(eng_json_get(r, "throughput.emulated")) ? "  [EMULATED: some layers run through a conversion path]" : "");
-	const cJSON *all = cJSON_GetArrayItem(eng_json_get(r, "eval.strata"), 0);
-	printf("weights: %.0f bytes fp32 -> %.0f bytes; kernels agree with fake-quant on %.1f%% of %.0f samples\n",
-	       eng_json_num(r, "memory.weight_bytes_ref"), eng_json_num(r, "memory.weight_bytes_quant"),
-	       eng_json_num(all, "extra.kernel_agreement") * 100, eng_json_num(all, "extra.kernel_agreement_n"));
-	printf("timing: calibrate %.0f ms, quantize %.0f ms, evaluate %.0f ms, benchmark %.0f ms\n",
-	       eng_json_num(r, "timing.calib_ms"), eng_json_num(r, "timing.quantize_ms"), eng_json_num(r, "timing.eval_ms"), eng_json_num(r, "timing.bench_ms"));
-	printf("decision-grade: %s\n", cJSON_IsTrue(eng_json_get(r, "disclosure.decision_grade"))
-					       ? "yes"
-					       : "no (a stratum shows a loss whose 95% interval includes zero)");
-}
-
 static int cmd_eval(int argc, char **argv)
 {
 	run_args a = {0};
@@ -373,7 +335,7 @@ static int cmd_eval(int argc, char **argv)
 		puts(txt);
 		free(txt);
 	} else
-		print_eval(res, &a.recipe);
+		ui_report_text_eval(stdout, res, &a.recipe);
 	cJSON_Delete(res);
 	eng_session_destroy(s);
 	return 0;
@@ -446,4 +408,32 @@ static int cmd_tui(int argc, char **argv)
 		return EXIT_RUN;
 	}
 	return 0;
+}
+
+static int cmd_repl(int argc, char **argv)
+{
+	run_args a = {0};
+	int rc = parse_run_args(argc, argv, &a, "repl");
+	if (rc)
+		return rc;
+	if (a.json) {
+		fprintf(stderr, "precis repl: --json is not an option of the repl (try 'precis eval --json')\n");
+		return EXIT_USAGE;
+	}
+	/* Ctrl-C cancels a run in progress (counted like the explorer's); no
+	 * SA_RESTART, so a blocked read of piped commands ends instead. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	ui_opts o = {a.recipe, a.sess, &sigint_count};
+	char err[512] = "";
+	rc = ui_repl(&o, err, sizeof err);
+	signal(SIGINT, SIG_DFL);
+	if (rc < 0) {
+		fprintf(stderr, "precis repl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return rc ? EXIT_RUN : 0;
 }

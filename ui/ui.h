@@ -27,4 +27,14 @@ typedef struct {
  * returned. */
 int ui_run(const ui_opts *o, char *err, size_t errlen);
 
+/* `precis repl`: the explorer's commands (ui/commands.h) as a line shell on
+ * stdin/stdout, no curses.  On a terminal it reads lines with GNU readline
+ * (history in $XDG_STATE_HOME/precis/history, completion) and errors never
+ * end it; otherwise it reads lines without prompts.  One session, created
+ * at start, serves every `run`.  o->sigint (may be NULL) cancels a run in
+ * progress.  Returns 0 at quit or end of input, 1 when stdin is not a
+ * terminal and some command failed, or -1 with a sentence in err when it
+ * could not start (the model or its data could not be loaded). */
+int ui_repl(const ui_opts *o, char *err, size_t errlen);
+
 #endif

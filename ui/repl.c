@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* repl.c - `precis repl`: the explorer's commands as a line shell.
+ *
+ * DESIGN: everything runs on the calling thread (no worker, no curses).
+ * One eng_session is created at start and serves every `run`, so a second
+ * run of the same recipe hits the engine's caches.  Commands come from
+ * ui/commands.c; this file only reads lines, prints errors and supplies
+ * the `run` hook.  On a terminal, GNU readline reads lines; readline's
+ * completion callback takes no user pointer, so the one piece of state it
+ * needs (`completing`, the command context) is a file-scope pointer set
+ * for the duration of ui_repl - the kind of global readline imposes. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "commands.h"
+#include "report_text.h"
+#include "ui.h"
+
+typedef struct {
+	eng_session *s;
+	volatile sig_atomic_t *sigint;
+	sig_atomic_t sig0; /* *sigint when the run started */
+	volatile int cancel;
+	int progress; /* stderr is a terminal: show the stage */
+} repl;
+
+static void on_stage(void *user, const char *stage, double done)
+{
+	repl *r = user;
+	if (r->sigint && *r->sigint != r->sig0)
+		r->cancel = 1;
+	if (r->progress) {
+		fprintf(stderr, "\r\033[K%-10s %3.0f%%", stage, done * 100);
+		fflush(stderr);
+	}
+}
+
+static int repl_run(ui_cmd_ctx *c, char *err, size_t errlen)
+{
+	repl *r = c->user;
+	r->cancel = 0;
+	r->sig0 = r->sigint ? *r->sigint : 0;
+	char e[512] = "";
+	cJSON *res = eng_session_eval(r->s, &c->recipe, on_stage, r, &r->cancel, e, sizeof e);
+	if (r->progress)
+		fputs("\r\033[K", stderr);
+	if (!res) {
+		snprintf(err, errlen, "run: %s", e);
+		return -1;
+	}
+	ui_report_text_eval(c->out, res, &c->recipe);
+	fflush(c->out);
+	ui_cmd_learn(c, res);
+	cJSON_Delete(res);
+	return 0;
+}
+
+/* ------------------------------------------------------- readline glue */
+
+static const ui_cmd_ctx *completing;
+
+typedef struct {
+	char **v;
+	size_t n, cap;
+} strlist;
+
+static void collect(void *user, const char *cand)
+{
+	strlist *l = user;
+	if (l->n + 1 >= l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return;
+		l->v = v, l->cap = cap;
+	}
+	char *d = strdup(cand);
+	if (d)
+		l->v[l->n++] = d;
+}
+
+static strlist matches_now;
+static size_t matches_next;
+
+static char *next_match(const char *text, int state)
+{
+	(void)text; /* already filtered by ui_cmd_complete */
+	if (state == 0)
+		matches_next = 0;
+	if (matches_next < matches_now.n) {
+		char *m = matches_now.v[matches_next];
+		matches_now.v[matches_next++] = NULL;
+		return m;
+	}
+	return NULL;
+}
+
+static void matches_clear(void)
+{
+	for (size_t i = 0; i < matches_now.n; i++)
+		free(matches_now.v[i]);
+	matches_now.n = 0;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	(void)start;
+	matches_clear();
+	rl_attempted_completion_over = 1;
+	if (ui_cmd_complete(completing, rl_line_buffer, (size_t)end, collect, &matches_now)) {
+		rl_attempted_completion_over = 0; /* readline's own file names */
+		return NULL;
+	}
+	/* "conv1=" and "conv1,..." continue the same word: no space after. */
+	if (matches_now.n == 1) {
+		size_t l = strlen(matches_now.v[0]);
+		if (l && matches_now.v[0][l - 1] == '=')
+			rl_completion_suppress_append = 1;
+	}
+	char **m = matches_now.n ? rl_completion_matches(text, next_match) : NULL;
+	matches_clear();
+	return m;
+}
+
+/* $XDG_STATE_HOME/precis/history (default ~/.local/state/...), creating
+ * the folders; "" when there is no home.  Failures are ignored: history
+ * is a convenience. */
+static void history_path(char *buf, size_t len)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	buf[0] = 0;
+	if (state && *state == '/')
+		snprintf(buf, len, "%s/precis", state);
+	else if (home && *home)
+		snprintf(buf, len, "%s/.local/state/precis", home);
+	else
+		return;
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(buf, 0777);
+			*p = '/';
+		}
+	mkdir(buf, 0777);
+	size_t n = strlen(buf);
+	snprintf(buf + n, len - n, "/history");
+}
+
+static char word_breaks[] = " \t";
+
+/* ----------------------------------------------------------------- loop */
+
+int ui_repl(const ui_opts *o, char *err, size_t errlen)
+{
+	repl r = {0};
+	r.sigint = o->sigint;
+	r.progress = isatty(2);
+	r.s = eng_session_create(&o->sess, err, errlen);
+	if (!r.s)
+		return -1;
+	ui_cmd_ctx c;
+	ui_cmd_init(&c, &o->recipe, o->sess.model, stdout, repl_run, &r);
+	int tty = isatty(0), failed = 0;
+	char e[1024], hist[4096] = "";
+
+	if (tty) {
+		completing = &c;
+		rl_readline_name = "precis";
+		rl_attempted_completion_function = complete;
+		rl_completer_word_break_characters = word_breaks;
+		history_path(hist, sizeof hist);
+		if (*hist)
+			read_history(hist);
+		printf("precis repl - 'help' lists the commands, Tab completes, 'quit' or Ctrl-D leaves\n");
+	}
+	while (!c.quit) {
+		char *line = NULL;
+		if (tty) {
+			line = readline("precis> ");
+			if (!line) {
+				putchar('\n');
+				break;
+			}
+			if (*line)
+				add_history(line);
+		} else {
+			size_t cap = 0;
+			ssize_t n = getline(&line, &cap, stdin);
+			if (n < 0) { /* end of input, or Ctrl-C while waiting for it */
+				free(line);
+				break;
+			}
+			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+				line[--n] = 0;
+		}
+		if (ui_cmd_exec(&c, line, e, sizeof e)) {
+			fflush(stdout);
+			fprintf(stderr, "precis: %s\n", e);
+			failed = 1;
+		}
+		fflush(stdout);
+		free(line);
+	}
+	if (tty) {
+		if (*hist && write_history(hist) == 0)
+			history_truncate_file(hist, 1000);
+		matches_clear();
+		free(matches_now.v);
+		matches_now.v = NULL, matches_now.cap = 0;
+		completing = NULL;
+	}
+	eng_session_destroy(r.s);
+	return !tty && failed ? 1 : 0;
+}
