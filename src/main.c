@@ -382,18 +382,22 @@ static void on_sigint(int sig)
 	sigint_count++;
 }
 
-static int cmd_tui(int argc, char **argv)
+/* The explorer and the shell: same options, same Ctrl-C handling.  entry
+ * returns 0, 1 (some command failed) or -1 with err (could not start:
+ * setup_exit says whether that is the user's input or the run). */
+static int interactive(int argc, char **argv, const char *cmd, int (*entry)(const ui_opts *, char *, size_t),
+		       int setup_exit)
 {
 	run_args a = {0};
-	int rc = parse_run_args(argc, argv, &a, "tui");
+	int rc = parse_run_args(argc, argv, &a, cmd);
 	if (rc)
 		return rc;
 	if (a.json) {
-		fprintf(stderr, "precis tui: --json is not an option of the explorer (try 'precis eval --json')\n");
+		fprintf(stderr, "precis %s: --json is not an option here (try 'precis eval --json')\n", cmd);
 		return EXIT_USAGE;
 	}
-	/* Installed before curses starts, so ncurses leaves SIGINT to us; no
-	 * SA_RESTART, so the UI's poll() returns at once. */
+	/* Installed before curses or readline start, so they leave SIGINT to
+	 * us; no SA_RESTART, so a poll() or a blocked read returns at once. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_sigint;
@@ -401,39 +405,21 @@ static int cmd_tui(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	ui_opts o = {a.recipe, a.sess, &sigint_count};
 	char err[512] = "";
-	rc = ui_run(&o, err, sizeof err);
+	rc = entry(&o, err, sizeof err);
 	signal(SIGINT, SIG_DFL);
-	if (rc) {
-		fprintf(stderr, "precis tui: %s\n", err);
-		return EXIT_RUN;
+	if (rc < 0) {
+		fprintf(stderr, "precis %s: %s\n", cmd, err);
+		return setup_exit;
 	}
-	return 0;
+	return rc ? EXIT_RUN : 0;
+}
+
+static int cmd_tui(int argc, char **argv)
+{
+	return interactive(argc, argv, "tui", ui_run, EXIT_RUN);
 }
 
 static int cmd_repl(int argc, char **argv)
 {
-	run_args a = {0};
-	int rc = parse_run_args(argc, argv, &a, "repl");
-	if (rc)
-		return rc;
-	if (a.json) {
-		fprintf(stderr, "precis repl: --json is not an option of the repl (try 'precis eval --json')\n");
-		return EXIT_USAGE;
-	}
-	/* Ctrl-C cancels a run in progress (counted like the explorer's); no
-	 * SA_RESTART, so a blocked read of piped commands ends instead. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	ui_opts o = {a.recipe, a.sess, &sigint_count};
-	char err[512] = "";
-	rc = ui_repl(&o, err, sizeof err);
-	signal(SIGINT, SIG_DFL);
-	if (rc < 0) {
-		fprintf(stderr, "precis repl: %s\n", err);
-		return EXIT_USAGE;
-	}
-	return rc ? EXIT_RUN : 0;
+	return interactive(argc, argv, "repl", ui_repl, EXIT_USAGE);
 }
