@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # test_tui.sh - the explorer as a person sees it, under tmux: the strata
 # table appears, changing weights to int4 with the keys re-runs and shows
-# the numbers `precis eval --json` gives for that recipe, a small terminal
-# says what size it needs, and q quits.
+# the numbers `precis eval --json` gives for that recipe, so does typing
+# `:set weights int4` on the `:` command line, an unknown command is a
+# one-line error in the status line, a small terminal says what size it
+# needs, and q quits.
 precis=$(cd "${top_builddir:-.}" && pwd)/src/precis
 if ! command -v tmux >/dev/null 2>&1; then
 	echo "1..0 # SKIP tmux is not installed"
@@ -38,8 +40,9 @@ all_quant() {
 	sed -n 's/.* all  *[0-9][0-9]*  *[0-9.]*%  *\([0-9.]*%\).*/\1/p' "$1" | head -1
 }
 
-echo "1..9"
-TERM=xterm-256color tm new-session -d -s precis -x 120 -y 40 "exec '$precis' --threads 2"
+echo "1..14"
+# the command line's history goes to $XDG_STATE_HOME/precis/history
+TERM=xterm-256color tm new-session -d -s precis -x 120 -y 40 "XDG_STATE_HOME='$tmp' exec '$precis' --threads 2"
 wait_for 'done run #1'
 ok "the strata table appears" $?
 grep -Eq '^.* all +10000 ' "$tmp/screen"
@@ -58,6 +61,32 @@ want=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f%
 st=$?
 [ $st -eq 0 ] || echo "# all/quant: TUI '$got', precis eval --json '$want'"
 ok "the 'all' quantized value equals precis eval --json --weights int4" $st
+
+# the same change through the `:` command line (back to int8 first)
+tm send-keys -t precis ':'
+tm send-keys -t precis -l 'set weights int8'
+tm send-keys -t precis Enter
+wait_for 'done run #3' && grep -q 'int8 weights' "$tmp/screen"
+ok ":set weights int8 re-runs with int8 weights" $?
+tm send-keys -t precis ':'
+tm send-keys -t precis -l 'set weights int4'
+wait_for '^:set weights int4' 5
+tm send-keys -t precis Enter
+wait_for 'done run #4' && grep -q 'int4 weights' "$tmp/screen"
+ok ":set weights int4 Enter re-runs with int4 weights" $?
+got=$(all_quant "$tmp/screen")
+[ -n "$got" ] && [ "$got" = "$want" ]
+st=$?
+[ $st -eq 0 ] || echo "# all/quant after :set: TUI '$got', precis eval --json '$want'"
+ok "... and the 'all' quantized value equals precis eval --json --weights int4" $st
+
+tm send-keys -t precis ':'
+tm send-keys -t precis -l 'bogus'
+tm send-keys -t precis Enter
+wait_for "^error: unknown command 'bogus'" 5 && [ "$(grep -c 'bogus' "$tmp/screen")" -eq 1 ]
+ok ":bogus shows a one-line error in the status line" $?
+grep -q '^F1Help' "$tmp/screen" && tm has-session -t precis 2>/dev/null
+ok "... closes the command line and the explorer keeps running" $?
 
 tm resize-window -t precis -x 60 -y 20
 wait_for 'needs 80x24' 5

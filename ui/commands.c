@@ -389,6 +389,27 @@ void ui_cmd_help(FILE *f)
 	fprintf(f, "\nTab completes commands, options and values; lines starting with # are comments.\n");
 }
 
+void ui_cmd_history_path(char *buf, size_t len)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	buf[0] = 0;
+	if (state && *state == '/')
+		snprintf(buf, len, "%s/precis", state);
+	else if (home && *home)
+		snprintf(buf, len, "%s/.local/state/precis", home);
+	else
+		return;
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(buf, 0777);
+			*p = '/';
+		}
+	mkdir(buf, 0777);
+	size_t n = strlen(buf);
+	snprintf(buf + n, len - n, "/history");
+}
+
 /* Emits `prefix + cand` when it starts with `word`. */
 static void offer(const char *word, const char *prefix, size_t plen, const char *cand,
 		  void (*emit)(void *, const char *), void *user)

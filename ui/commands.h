@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* commands.h - the one table of explorer commands (`set`, `calib`, `keep`,
  * `layer`, `show`, `run`, `save`, `load`, `help`, `quit`, ...) shared by
- * `precis repl` and, later, the explorer's `:` line.  The same table
+ * `precis repl` and the explorer's `:` line.  The same table
  * dispatches a line, generates the help text and drives completion.
  *
  * DESIGN: a command acts on a ui_cmd_ctx: the recipe being edited plus
@@ -86,5 +86,11 @@ void ui_cmd_help(FILE *f);
  * instead), else 0. */
 int ui_cmd_complete(const ui_cmd_ctx *c, const char *line, size_t point, void (*emit)(void *user, const char *cand),
 		    void *user);
+
+/* The readline history file both front ends share:
+ * $XDG_STATE_HOME/precis/history (default ~/.local/state/precis/history),
+ * creating its folders; buf = "" when there is no home.  Failures are
+ * ignored: history is a convenience. */
+void ui_cmd_history_path(char *buf, size_t len);
 
 #endif

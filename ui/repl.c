@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -131,30 +130,6 @@ static char **complete(const char *text, int start, int end)
 	return m;
 }
 
-/* $XDG_STATE_HOME/precis/history (default ~/.local/state/...), creating
- * the folders; "" when there is no home.  Failures are ignored: history
- * is a convenience. */
-static void history_path(char *buf, size_t len)
-{
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	buf[0] = 0;
-	if (state && *state == '/')
-		snprintf(buf, len, "%s/precis", state);
-	else if (home && *home)
-		snprintf(buf, len, "%s/.local/state/precis", home);
-	else
-		return;
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(buf, 0777);
-			*p = '/';
-		}
-	mkdir(buf, 0777);
-	size_t n = strlen(buf);
-	snprintf(buf + n, len - n, "/history");
-}
-
 static char word_breaks[] = " \t";
 
 /* ----------------------------------------------------------------- loop */
@@ -177,7 +152,7 @@ int ui_repl(const ui_opts *o, char *err, size_t errlen)
 		rl_readline_name = "precis";
 		rl_attempted_completion_function = complete;
 		rl_completer_word_break_characters = word_breaks;
-		history_path(hist, sizeof hist);
+		ui_cmd_history_path(hist, sizeof hist);
 		if (*hist)
 			read_history(hist);
 		printf("precis repl - 'help' lists the commands, Tab completes, 'quit' or Ctrl-D leaves\n");

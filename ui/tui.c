@@ -12,9 +12,23 @@
  * a column prints and how soon it is dropped on a narrow terminal) and the
  * key bindings (which also generate the help screen and the function-key
  * bar).  Every path out of ui_run passes through endwin().
+ *
+ * `:` opens a one-line command window on the bottom row, driven by GNU
+ * readline's callback interface (STYLE.md, "Threads and the UI"): the loop
+ * reads bytes with wgetch on that window (keypad off, so readline sees the
+ * raw escape sequences; a lone Esc closes the line), queues them and calls rl_callback_read_char, whose
+ * rl_getc_function takes them from the queue; rl_redisplay_function paints
+ * rl_line_buffer into the window, and readline's signal and terminal
+ * handling are off.  Enter hands the line to ui/commands.c (the table
+ * `precis repl` uses) acting on a copy of the recipe; a changed recipe is
+ * submitted like a recipe-panel change, and a command's text or error
+ * goes to the status line.  Readline's callbacks take no user pointer, so
+ * the open command line's state is reached through the file-scope `cmd_ui`
+ * - the kind of global readline imposes.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <curses.h>
 #include <errno.h>
 #include <locale.h>
@@ -25,6 +39,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "commands.h"
 #include "ui.h"
 #include "ui_worker.h"
 
@@ -51,6 +69,11 @@ typedef struct {
 	sig_atomic_t sigint_seen;
 	const ui_opts *opts;
 	ui_worker *w;
+	/* the `:` command line */
+	ui_cmd_ctx cmd;   /* the command table's context (recipe copied in per line) */
+	WINDOW *cmdwin;   /* non-NULL while the command line is open */
+	int rl_ready;     /* readline set up (history read) */
+	char hist[4096];  /* history file, "" for none */
 } ui_state;
 
 /* ------------------------------------------------------------ recipe rows */
@@ -188,6 +211,9 @@ static void k_cancel(ui_state *u)
 		set_status(u, 0, "%s", "cancelling...");
 }
 
+static void cmd_open(ui_state *u);
+static void k_cmd(ui_state *u) { cmd_open(u); }
+
 static const ui_binding bindings[] = {
 	{KEY_F(1), "F1", "Help", "this help", k_help},
 	{'?', "?", NULL, "this help", k_help},
@@ -203,6 +229,7 @@ static const ui_binding bindings[] = {
 	{KEY_ENTER, "Enter", NULL, NULL, k_next},
 	{KEY_F(5), "F5", "Re-run", "run the current recipe again", k_rerun},
 	{'r', "r", NULL, "run the current recipe again", k_rerun},
+	{':', ":", NULL, "command line (as in precis repl; Tab completes, Esc closes)", k_cmd},
 	{27, "Esc", NULL, "cancel the running job", k_cancel},
 	{KEY_F(10), "F10", "Quit", "quit", k_quit},
 	{'q', "q", NULL, "quit", k_quit},
@@ -211,7 +238,6 @@ static const ui_binding bindings[] = {
 
 static const char *const not_built[] = {
 	"Not built yet (issue #4 continues):",
-	"  :        readline command line (set, calib, keep, pin, export, ...)",
 	"  Tab      Layers screen",
 	"  p        compare: pin a run as A",
 	"  F6, F9   sort, export; throughput x accuracy scatter plot",
@@ -409,11 +435,372 @@ static void draw_help(void)
 		char line[160];
 		snprintf(line, sizeof line, "  %-8s %s", bindings[i].name, bindings[i].help);
 		put(y++, 0, COLS, A_NORMAL, line);
+		if (bindings[i].key == ':') {
+			size_t n, len = (size_t)snprintf(line, sizeof line, "  %-8s commands:", "");
+			const ui_command *t = ui_cmd_table(&n);
+			for (size_t k = 0; k < n && len < sizeof line; k++)
+				len += (size_t)snprintf(line + len, sizeof line - len, " %s", t[k].name);
+			put(y++, 0, COLS, A_NORMAL, line);
+		}
 	}
 	put(y++, 0, COLS, A_NORMAL, "  Ctrl-C   cancel the running job; a second Ctrl-C quits");
 	y++;
 	for (int i = 0; not_built[i] && y < LINES; i++)
 		put(y++, 0, COLS, i ? A_NORMAL : A_BOLD, not_built[i]);
+}
+
+/* ------------------------------------------------------- command line */
+
+static ui_state *cmd_ui;        /* the explorer whose readline is set up */
+static unsigned char cmd_q[256]; /* bytes read with wgetch, not yet given to readline */
+static int cmd_qn, cmd_qhead;
+static FILE *cmd_null;          /* readline's own output (meta-key strings, ...) goes here */
+static char cmd_breaks[] = " \t";
+
+static void on_key(ui_state *u, int ch);
+
+static void cmd_push(int ch)
+{
+	if (cmd_qn < (int)sizeof cmd_q)
+		cmd_q[cmd_qn++] = (unsigned char)ch;
+}
+
+static int cmd_pop(void)
+{
+	int c = cmd_q[cmd_qhead++];
+	if (cmd_qhead == cmd_qn)
+		cmd_qhead = cmd_qn = 0;
+	return c;
+}
+
+/* rl_getc_function: the queued bytes; should readline want more than was
+ * queued (the rest of a sequence it has begun), wait for it. */
+static int cmd_getc(FILE *f)
+{
+	(void)f;
+	if (cmd_qhead < cmd_qn)
+		return cmd_pop();
+	if (cmd_ui && cmd_ui->cmdwin) {
+		nodelay(cmd_ui->cmdwin, FALSE);
+		int c = wgetch(cmd_ui->cmdwin);
+		nodelay(cmd_ui->cmdwin, TRUE);
+		if (c != ERR && c < KEY_MIN)
+			return c;
+	}
+	return EOF;
+}
+
+static int cmd_avail(void) { return cmd_qhead < cmd_qn; }
+static void cmd_noprep(int meta) { (void)meta; } /* curses owns the terminal */
+static void cmd_nodeprep(void) {}
+
+/* Paints ":" and rl_line_buffer, scrolled so the cursor stays visible. */
+static void cmd_paint(void)
+{
+	if (!cmd_ui || !cmd_ui->cmdwin)
+		return;
+	WINDOW *w = cmd_ui->cmdwin;
+	int avail = getmaxx(w) - 2, start = 0;
+	if (avail < 1)
+		avail = 1;
+	if (rl_point > avail)
+		start = rl_point - avail;
+	werase(w);
+	mvwaddch(w, 0, 0, ':');
+	if (rl_end > start)
+		waddnstr(w, rl_line_buffer + start, rl_end - start < avail ? rl_end - start : avail);
+	wmove(w, 0, 1 + rl_point - start);
+}
+
+static void cmd_redisplay(void) { cmd_paint(); } /* the loop's next draw shows it */
+
+/* Completion through ui_cmd_complete, as precis repl does. */
+typedef struct {
+	char **v;
+	size_t n, cap;
+} cmd_list;
+
+static cmd_list cmd_matches;
+static size_t cmd_next;
+
+static void cmd_collect(void *user, const char *cand)
+{
+	cmd_list *l = user;
+	if (l->n + 1 >= l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return;
+		l->v = v, l->cap = cap;
+	}
+	char *d = strdup(cand);
+	if (d)
+		l->v[l->n++] = d;
+}
+
+static void cmd_matches_clear(void)
+{
+	for (size_t i = 0; i < cmd_matches.n; i++)
+		free(cmd_matches.v[i]);
+	cmd_matches.n = 0;
+}
+
+static char *cmd_next_match(const char *text, int state)
+{
+	(void)text; /* already filtered by ui_cmd_complete */
+	if (state == 0)
+		cmd_next = 0;
+	if (cmd_next < cmd_matches.n) {
+		char *m = cmd_matches.v[cmd_next];
+		cmd_matches.v[cmd_next++] = NULL;
+		return m;
+	}
+	return NULL;
+}
+
+static char **cmd_complete(const char *text, int start, int end)
+{
+	(void)start;
+	cmd_matches_clear();
+	rl_attempted_completion_over = 1;
+	if (ui_cmd_complete(&cmd_ui->cmd, rl_line_buffer, (size_t)end, cmd_collect, &cmd_matches)) {
+		rl_attempted_completion_over = 0; /* readline's own file names */
+		return NULL;
+	}
+	if (cmd_matches.n == 1) { /* "conv1=" continues the same word */
+		size_t l = strlen(cmd_matches.v[0]);
+		if (l && cmd_matches.v[0][l - 1] == '=')
+			rl_completion_suppress_append = 1;
+	}
+	char **m = cmd_matches.n ? rl_completion_matches(text, cmd_next_match) : NULL;
+	cmd_matches_clear();
+	return m;
+}
+
+/* A second Tab lists the candidates in the status line. */
+static void cmd_show_matches(char **m, int n, int maxlen)
+{
+	(void)maxlen;
+	char line[600];
+	size_t len = (size_t)snprintf(line, sizeof line, "%d candidates:", n);
+	for (int i = 1; i <= n && len < sizeof line; i++)
+		len += (size_t)snprintf(line + len, sizeof line - len, " %s", m[i]);
+	set_status(cmd_ui, 0, "%s", line);
+}
+
+static int recipe_differs(const eng_recipe *a, const eng_recipe *b)
+{
+	cJSON *ja = eng_recipe_to_json(a), *jb = eng_recipe_to_json(b);
+	int d = !ja || !jb || !cJSON_Compare(ja, jb, 1);
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	return d;
+}
+
+/* The `run` hook: evaluate the command's recipe on the worker. */
+static int cmd_run(ui_cmd_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	ui_state *u = c->user;
+	u->recipe = c->recipe;
+	submit(u);
+	return 0;
+}
+
+/* Executes one line against a copy of the recipe: a change is submitted
+ * as a recipe-panel change is; text or error goes to the status line. */
+static void cmd_exec(ui_state *u, const char *line)
+{
+	char err[600] = "", *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	if (!out) {
+		set_status(u, 1, "%s", "out of memory");
+		return;
+	}
+	u->cmd.out = out;
+	u->cmd.recipe = u->recipe;
+	u->cmd.quit = 0;
+	int rc = ui_cmd_exec(&u->cmd, line, err, sizeof err);
+	fclose(out);
+	u->cmd.out = NULL;
+	const char *w = line + strspn(line, " \t");
+	if (rc) {
+		set_status(u, 1, "%s", err);
+	} else if (u->cmd.quit) {
+		u->quit = 1;
+	} else if (strncmp(w, "help", 4) == 0 && (w[4] == 0 || w[4] == ' ' || w[4] == '\t')) {
+		u->help = 1;
+	} else {
+		if (recipe_differs(&u->cmd.recipe, &u->recipe)) {
+			u->recipe = u->cmd.recipe;
+			submit(u);
+		}
+		if (text && *text) { /* one line: the text's lines joined */
+			char st[600];
+			size_t k = 0;
+			for (const char *p = text; *p && k + 3 < sizeof st; p++)
+				if (*p != '\n')
+					st[k++] = *p;
+				else if (p[1])
+					st[k++] = ' ', st[k++] = ' ';
+			st[k] = 0;
+			set_status(u, 0, "%s", st);
+		}
+	}
+	free(text);
+}
+
+static void cmd_close(ui_state *u)
+{
+	if (!u->cmdwin)
+		return;
+	rl_callback_handler_remove();
+	delwin(u->cmdwin);
+	u->cmdwin = NULL;
+	curs_set(0);
+}
+
+/* readline's line handler: Enter (line) or Ctrl-D on an empty line (NULL). */
+static void cmd_line(char *line)
+{
+	ui_state *u = cmd_ui;
+	cmd_close(u);
+	if (line && *line) {
+		add_history(line);
+		cmd_exec(u, line);
+	}
+	free(line);
+}
+
+static void cmd_setup(ui_state *u)
+{
+	cmd_ui = u;
+	if (u->rl_ready)
+		return;
+	u->rl_ready = 1;
+	cmd_null = fopen("/dev/null", "w");
+	rl_readline_name = "precis";
+	rl_instream = stdin;
+	rl_outstream = cmd_null ? cmd_null : stdout;
+	rl_catch_signals = 0;
+	rl_catch_sigwinch = 0;
+	rl_change_environment = 0;
+	rl_prep_term_function = cmd_noprep;
+	rl_deprep_term_function = cmd_nodeprep;
+	rl_getc_function = cmd_getc;
+	rl_input_available_hook = cmd_avail;
+	rl_redisplay_function = cmd_redisplay;
+	rl_completion_display_matches_hook = cmd_show_matches;
+	rl_attempted_completion_function = cmd_complete;
+	rl_completer_word_break_characters = cmd_breaks;
+	rl_variable_bind("bell-style", "none");
+	rl_variable_bind("enable-meta-key", "off");
+	rl_variable_bind("enable-bracketed-paste", "off");
+	ui_cmd_history_path(u->hist, sizeof u->hist);
+	if (*u->hist)
+		read_history(u->hist);
+}
+
+static void cmd_open(ui_state *u)
+{
+	cmd_setup(u);
+	u->cmdwin = newwin(1, COLS, LINES - 1, 0);
+	if (!u->cmdwin)
+		return;
+	keypad(u->cmdwin, FALSE); /* readline decodes the escape sequences */
+	nodelay(u->cmdwin, TRUE);
+	curs_set(1);
+	rl_callback_handler_install(":", cmd_line);
+}
+
+/* Gives the queued bytes to readline; those after a closing Enter go to
+ * the key bindings (typing ahead). */
+static void cmd_feed(ui_state *u)
+{
+	while (!u->quit && cmd_qhead < cmd_qn) {
+		if (u->cmdwin) {
+			rl_callback_read_char();
+		} else {
+			int c = cmd_pop();
+			on_key(u, c == '\r' ? '\n' : c);
+		}
+	}
+	if (!u->cmdwin)
+		cmd_qhead = cmd_qn = 0;
+}
+
+/* Reads what is typed into the open command line.  Keypad is off there,
+ * so a lone Esc (nothing follows within 25 ms) closes the line and an
+ * escape sequence (arrows, Home, ...) goes to readline. */
+static void cmd_input(ui_state *u)
+{
+	int ch;
+	while (!u->quit && u->cmdwin && (ch = wgetch(u->cmdwin)) != ERR) {
+		if (ch >= KEY_MIN)
+			continue; /* KEY_RESIZE: the next draw moves the window */
+		if (ch == 27) {
+			wtimeout(u->cmdwin, 25);
+			int next = wgetch(u->cmdwin);
+			nodelay(u->cmdwin, TRUE);
+			/* ESC [ and ESC O start cursor-key sequences, ESC + a letter
+			 * is Alt (M-b, M-f, ...); anything else after Esc is a key
+			 * for the main screen, typed after closing the line. */
+			if (next == ERR || next >= KEY_MIN ||
+			    !(next == '[' || next == 'O' || (next < 128 && isalnum(next)) || next == 127 || next == 8)) {
+				if (next != ERR)
+					ungetch(next);
+				rl_free_line_state();
+				cmd_close(u);
+				continue;
+			}
+			cmd_push(27);
+			ch = next;
+		}
+		cmd_push(ch);
+		cmd_feed(u);
+	}
+}
+
+/* Ends a drawing pass: the screen, then the command line (if open) on the
+ * bottom row with the cursor in it. */
+static void cmd_flush(ui_state *u)
+{
+	if (!u->cmdwin) {
+		refresh();
+		return;
+	}
+	if (getbegy(u->cmdwin) != LINES - 1 || getmaxx(u->cmdwin) != COLS) {
+		WINDOW *w = newwin(1, COLS, LINES - 1, 0);
+		if (w) {
+			delwin(u->cmdwin);
+			u->cmdwin = w;
+			keypad(w, FALSE);
+			nodelay(w, TRUE);
+		}
+	}
+	wnoutrefresh(stdscr);
+	cmd_paint();
+	touchwin(u->cmdwin);
+	wnoutrefresh(u->cmdwin);
+	doupdate();
+}
+
+static void cmd_finish(ui_state *u)
+{
+	cmd_close(u);
+	if (u->rl_ready) {
+		if (*u->hist && write_history(u->hist) == 0)
+			history_truncate_file(u->hist, 1000);
+		rl_outstream = stdout;
+		if (cmd_null)
+			fclose(cmd_null);
+		cmd_null = NULL;
+	}
+	cmd_matches_clear();
+	free(cmd_matches.v);
+	cmd_matches.v = NULL, cmd_matches.cap = 0;
+	cmd_ui = NULL;
 }
 
 static void draw(ui_state *u)
@@ -424,12 +811,12 @@ static void draw(ui_state *u)
 		snprintf(line, sizeof line, "precis needs %dx%d; this terminal is %dx%d.", MIN_COLS, MIN_ROWS, COLS, LINES);
 		put(0, 0, COLS, A_BOLD, line);
 		put(1, 0, COLS, A_NORMAL, "Enlarge the window, or press q to quit.");
-		refresh();
+		cmd_flush(u);
 		return;
 	}
 	if (u->help) {
 		draw_help();
-		refresh();
+		cmd_flush(u);
 		return;
 	}
 	char title[256];
@@ -447,7 +834,7 @@ static void draw(ui_state *u)
 		put(2, x, w, A_DIM, "no result yet: the first run is on its way");
 	draw_status(u, LINES - 2);
 	draw_fkeys(u, LINES - 1);
-	refresh();
+	cmd_flush(u);
 }
 
 /* ------------------------------------------------------------------- loop */
@@ -463,6 +850,7 @@ static void take_outcome(ui_state *u)
 		u->shown = o;
 		u->shown.result = NULL;
 		u->runs_done = o.gen;
+		ui_cmd_learn(&u->cmd, o.result); /* layer names for completion */
 		if (o.gen == u->gen_sent)
 			u->status[0] = 0;
 	} else if (o.gen == u->gen_sent) {
@@ -521,6 +909,7 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 	u.w = ui_worker_create(&o->sess, err, errlen);
 	if (!u.w)
 		return -1;
+	ui_cmd_init(&u.cmd, &u.recipe, o->sess.model, NULL, cmd_run, &u);
 
 	setlocale(LC_CTYPE, ""); /* wide characters only; numbers stay in the C locale */
 	SCREEN *scr = newterm(NULL, stdout, stdin);
@@ -562,10 +951,13 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 		take_outcome(&u);
 		int ch;
 		/* also after EINTR: a SIGWINCH leaves KEY_RESIZE in the queue */
-		while (!u.quit && (ch = getch()) != ERR)
+		while (!u.quit && !u.cmdwin && (ch = getch()) != ERR)
 			on_key(&u, ch == '\r' ? '\n' : ch);
+		if (u.cmdwin)
+			cmd_input(&u);
 	}
 
+	cmd_finish(&u);
 	endwin();
 	delscreen(scr);
 	ui_worker_destroy(u.w);
