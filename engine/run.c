@@ -77,6 +77,7 @@ struct eng_session {
 	char eval_desc[256];
 	/* calibration source */
 	eng_idx train_img, train_lab;
+	double *pixel_sd; /* per-image pixel std-dev, between loading and strata */
 	/* caches */
 	int *pred_ref;
 	float *conf_ref;
@@ -186,8 +187,7 @@ static int cnn_load(eng_session *s, char *err, size_t errlen)
 		a /= pix;
 		sd[i] = sqrt(fmax(a2 / pix - a * a, 0));
 	}
-	/* stash the std-devs in the ws slot until the strata are built */
-	s->ws = (float *)sd;
+	s->pixel_sd = sd;
 	snprintf(s->eval_desc, sizeof s->eval_desc,
 		 "Fashion-MNIST test split (%d of 10000 images, file order), Debian dataset-fashion-mnist", n);
 	s->train_img = timg;
@@ -205,8 +205,8 @@ static int cmp_sd(const void *a, const void *b)
 static int cnn_strata_build(eng_session *s, char *err, size_t errlen)
 {
 	int nc = s->m->nclasses, n = s->n;
-	double *sd = (double *)s->ws;
-	s->ws = NULL;
+	double *sd = s->pixel_sd; /* only the low-contrast stratum needs it */
+	s->pixel_sd = NULL;
 	s->strata = calloc((size_t)nc + 2, sizeof *s->strata);
 	const double **order = malloc((size_t)n * sizeof *order);
 	if (!s->strata || !order) {
@@ -351,7 +351,7 @@ void eng_session_destroy(eng_session *s)
 		free(s->calib[i].obs);
 	eng_idx_done(&s->train_img);
 	eng_idx_done(&s->train_lab);
-	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->ws);
+	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->ws), free(s->pixel_sd);
 	for (int i = 0; s->lanes && i < s->nlanes; i++) {
 		kq_ctx_destroy(s->lanes[i].ctx1);
 		free(s->lanes[i].ws), free(s->lanes[i].logits);

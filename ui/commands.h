@@ -93,4 +93,9 @@ int ui_cmd_complete(const ui_cmd_ctx *c, const char *line, size_t point, void (*
  * ignored: history is a convenience. */
 void ui_cmd_history_path(char *buf, size_t len);
 
+/* Tab completion through ui_cmd_complete for GNU readline (rl_complete.c):
+ * installs readline's completion hooks for ctx, which must outlive the
+ * line; NULL removes them and frees what they hold. */
+void ui_rl_complete_install(const ui_cmd_ctx *ctx);
+
 #endif

@@ -5,10 +5,8 @@
  * One eng_session is created at start and serves every `run`, so a second
  * run of the same recipe hits the engine's caches.  Commands come from
  * ui/commands.c; this file only reads lines, prints errors and supplies
- * the `run` hook.  On a terminal, GNU readline reads lines; readline's
- * completion callback takes no user pointer, so the one piece of state it
- * needs (`completing`, the command context) is a file-scope pointer set
- * for the duration of ui_repl - the kind of global readline imposes. */
+ * the `run` hook.  On a terminal, GNU readline reads lines, with Tab
+ * completion through the table (rl_complete.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -65,72 +63,6 @@ static int repl_run(ui_cmd_ctx *c, char *err, size_t errlen)
 
 /* ------------------------------------------------------- readline glue */
 
-static const ui_cmd_ctx *completing;
-
-typedef struct {
-	char **v;
-	size_t n, cap;
-} strlist;
-
-static void collect(void *user, const char *cand)
-{
-	strlist *l = user;
-	if (l->n + 1 >= l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char **v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return;
-		l->v = v, l->cap = cap;
-	}
-	char *d = strdup(cand);
-	if (d)
-		l->v[l->n++] = d;
-}
-
-static strlist matches_now;
-static size_t matches_next;
-
-static char *next_match(const char *text, int state)
-{
-	(void)text; /* already filtered by ui_cmd_complete */
-	if (state == 0)
-		matches_next = 0;
-	if (matches_next < matches_now.n) {
-		char *m = matches_now.v[matches_next];
-		matches_now.v[matches_next++] = NULL;
-		return m;
-	}
-	return NULL;
-}
-
-static void matches_clear(void)
-{
-	for (size_t i = 0; i < matches_now.n; i++)
-		free(matches_now.v[i]);
-	matches_now.n = 0;
-}
-
-static char **complete(const char *text, int start, int end)
-{
-	(void)start;
-	matches_clear();
-	rl_attempted_completion_over = 1;
-	if (ui_cmd_complete(completing, rl_line_buffer, (size_t)end, collect, &matches_now)) {
-		rl_attempted_completion_over = 0; /* readline's own file names */
-		return NULL;
-	}
-	/* "conv1=" and "conv1,..." continue the same word: no space after. */
-	if (matches_now.n == 1) {
-		size_t l = strlen(matches_now.v[0]);
-		if (l && matches_now.v[0][l - 1] == '=')
-			rl_completion_suppress_append = 1;
-	}
-	char **m = matches_now.n ? rl_completion_matches(text, next_match) : NULL;
-	matches_clear();
-	return m;
-}
-
-static char word_breaks[] = " \t";
 
 /* ----------------------------------------------------------------- loop */
 
@@ -148,10 +80,8 @@ int ui_repl(const ui_opts *o, char *err, size_t errlen)
 	char e[1024], hist[4096] = "";
 
 	if (tty) {
-		completing = &c;
 		rl_readline_name = "precis";
-		rl_attempted_completion_function = complete;
-		rl_completer_word_break_characters = word_breaks;
+		ui_rl_complete_install(&c);
 		ui_cmd_history_path(hist, sizeof hist);
 		if (*hist)
 			read_history(hist);
@@ -188,10 +118,7 @@ int ui_repl(const ui_opts *o, char *err, size_t errlen)
 	if (tty) {
 		if (*hist && write_history(hist) == 0)
 			history_truncate_file(hist, 1000);
-		matches_clear();
-		free(matches_now.v);
-		matches_now.v = NULL, matches_now.cap = 0;
-		completing = NULL;
+		ui_rl_complete_install(NULL);
 	}
 	eng_session_destroy(r.s);
 	return !tty && failed ? 1 : 0;

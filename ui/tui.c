@@ -455,7 +455,6 @@ static ui_state *cmd_ui;        /* the explorer whose readline is set up */
 static unsigned char cmd_q[256]; /* bytes read with wgetch, not yet given to readline */
 static int cmd_qn, cmd_qhead;
 static FILE *cmd_null;          /* readline's own output (meta-key strings, ...) goes here */
-static char cmd_breaks[] = " \t";
 
 static void on_key(ui_state *u, int ch);
 
@@ -513,69 +512,6 @@ static void cmd_paint(void)
 }
 
 static void cmd_redisplay(void) { cmd_paint(); } /* the loop's next draw shows it */
-
-/* Completion through ui_cmd_complete, as precis repl does. */
-typedef struct {
-	char **v;
-	size_t n, cap;
-} cmd_list;
-
-static cmd_list cmd_matches;
-static size_t cmd_next;
-
-static void cmd_collect(void *user, const char *cand)
-{
-	cmd_list *l = user;
-	if (l->n + 1 >= l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char **v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return;
-		l->v = v, l->cap = cap;
-	}
-	char *d = strdup(cand);
-	if (d)
-		l->v[l->n++] = d;
-}
-
-static void cmd_matches_clear(void)
-{
-	for (size_t i = 0; i < cmd_matches.n; i++)
-		free(cmd_matches.v[i]);
-	cmd_matches.n = 0;
-}
-
-static char *cmd_next_match(const char *text, int state)
-{
-	(void)text; /* already filtered by ui_cmd_complete */
-	if (state == 0)
-		cmd_next = 0;
-	if (cmd_next < cmd_matches.n) {
-		char *m = cmd_matches.v[cmd_next];
-		cmd_matches.v[cmd_next++] = NULL;
-		return m;
-	}
-	return NULL;
-}
-
-static char **cmd_complete(const char *text, int start, int end)
-{
-	(void)start;
-	cmd_matches_clear();
-	rl_attempted_completion_over = 1;
-	if (ui_cmd_complete(&cmd_ui->cmd, rl_line_buffer, (size_t)end, cmd_collect, &cmd_matches)) {
-		rl_attempted_completion_over = 0; /* readline's own file names */
-		return NULL;
-	}
-	if (cmd_matches.n == 1) { /* "conv1=" continues the same word */
-		size_t l = strlen(cmd_matches.v[0]);
-		if (l && cmd_matches.v[0][l - 1] == '=')
-			rl_completion_suppress_append = 1;
-	}
-	char **m = cmd_matches.n ? rl_completion_matches(text, cmd_next_match) : NULL;
-	cmd_matches_clear();
-	return m;
-}
 
 /* A second Tab lists the candidates in the status line. */
 static void cmd_show_matches(char **m, int n, int maxlen)
@@ -692,8 +628,7 @@ static void cmd_setup(ui_state *u)
 	rl_input_available_hook = cmd_avail;
 	rl_redisplay_function = cmd_redisplay;
 	rl_completion_display_matches_hook = cmd_show_matches;
-	rl_attempted_completion_function = cmd_complete;
-	rl_completer_word_break_characters = cmd_breaks;
+	ui_rl_complete_install(&u->cmd);
 	rl_variable_bind("bell-style", "none");
 	rl_variable_bind("enable-meta-key", "off");
 	rl_variable_bind("enable-bracketed-paste", "off");
@@ -797,9 +732,7 @@ static void cmd_finish(ui_state *u)
 			fclose(cmd_null);
 		cmd_null = NULL;
 	}
-	cmd_matches_clear();
-	free(cmd_matches.v);
-	cmd_matches.v = NULL, cmd_matches.cap = 0;
+	ui_rl_complete_install(NULL);
 	cmd_ui = NULL;
 }
 
