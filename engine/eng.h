@@ -55,4 +55,10 @@ const cJSON *eng_json_get(const cJSON *o, const char *path);
 double eng_json_num(const cJSON *o, const char *path);
 const char *eng_json_str(const cJSON *o, const char *path);
 
+/* Pareto frontier of n points (x: throughput, higher is better; y: delta,
+ * higher is better).  Sets front[i] = 1 when no other point is at least as
+ * good on both axes and better on one; points with a NaN coordinate are
+ * never on it.  Returns how many are.  Cannot fail. */
+int eng_pareto(const double *x, const double *y, int n, int *front);
+
 #endif

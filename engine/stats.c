@@ -192,3 +192,17 @@ int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, 
 	free(counts), free(sample), free(deltas), free(d);
 	return 0;
 }
+
+int eng_pareto(const double *x, const double *y, int n, int *front)
+{
+	int count = 0;
+	for (int i = 0; i < n; i++) {
+		front[i] = !isnan(x[i]) && !isnan(y[i]);
+		for (int j = 0; j < n && front[i]; j++)
+			if (j != i && !isnan(x[j]) && !isnan(y[j]) && x[j] >= x[i] && y[j] >= y[i] &&
+			    (x[j] > x[i] || y[j] > y[i]))
+				front[i] = 0;
+		count += front[i];
+	}
+	return count;
+}

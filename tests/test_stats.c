@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "eng.h"
 #include "eng_stats.h"
 #include "tap.h"
 
@@ -24,6 +25,14 @@ int main(void)
 	int sub[2] = {2, 3};
 	ok(eng_metric_eval(ENG_METRIC_TOP1, sub, 2, label, &p, 3) == 1.0, "metric on a subset");
 	ok(isnan(eng_metric_eval(ENG_METRIC_TOP1, sub, 0, label, &p, 3)), "empty subset gives NaN");
+	/* Pareto: (1,5) (2,4) (3,1) are optimal; (1,4) is dominated by (1,5),
+	 * (2,1) by (3,1) and (2,4); a duplicate of an optimal point stays; NaN never */
+	double px[8] = {1, 2, 3, 1, 2, 3, NAN, 0}, py[8] = {5, 4, 1, 4, 1, 1, 9, NAN};
+	int fr[8], want[8] = {1, 1, 1, 0, 0, 1, 0, 0};
+	int nf = eng_pareto(px, py, 8, fr), same = 1;
+	for (int i = 0; i < 8; i++)
+		same &= fr[i] == want[i];
+	ok(nf == 4 && same, "Pareto frontier of 8 points has 4 (duplicates kept, NaN excluded)");
 	eng_metric m;
 	ok(eng_metric_parse("macro-f1", &m) == 0 && m == ENG_METRIC_MACRO_F1 && eng_metric_parse("f2", &m) == -1,
 	   "metric names");
