@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "eng_bench.h"
+#include "eng_report.h"
 #include "kq.h"
 
 #define MIN_REPEAT_S 0.02
@@ -334,25 +335,6 @@ static void add_row(cJSON *results, const char *kernel, int isa, const bench_row
 	cJSON_AddItemToArray(results, o);
 }
 
-static char *cpu_model(void)
-{
-	static char buf[128];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256];
-	snprintf(buf, sizeof buf, "unknown");
-	while (f && fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && colon) {
-			snprintf(buf, sizeof buf, "%s", colon + 2);
-			buf[strcspn(buf, "\n")] = 0;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 cJSON *eng_bench_kernels(const eng_bench_opts *o, eng_progress_fn progress, void *user,
 			 char *err, size_t errlen)
 {
@@ -376,7 +358,9 @@ cJSON *eng_bench_kernels(const eng_bench_opts *o, eng_progress_fn progress, void
 	cJSON_AddStringToObject(root, "precis", PACKAGE_VERSION);
 	cJSON_AddStringToObject(root, "isa", kq_isa_name(isa));
 	cJSON_AddNumberToObject(root, "threads", maxt);
-	cJSON_AddStringToObject(root, "cpu", cpu_model());
+	char cpu[128];
+	eng_cpu_model(cpu, sizeof cpu);
+	cJSON_AddStringToObject(root, "cpu", cpu);
 	cJSON_AddNumberToObject(root, "llc_bytes", (double)llc_bytes());
 	cJSON_AddStringToObject(root, "onednn", eng_onednn_available() ? eng_onednn_version() : "not built in");
 	cJSON_AddNumberToObject(root, "repeats", repeats);

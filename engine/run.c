@@ -7,8 +7,11 @@
  * evaluation set, and calibration observers per (set, size, seed).  The
  * observers keep full histograms, so any calibration method and any weight
  * format reuse them; only the quantization, the quantized evaluation and
- * the benchmark run for a new recipe.  Families plug in through `family`
- * (data, calibration sets, strata); only `cnn` exists so far.
+ * the benchmark run for a new recipe.  Families plug in through
+ * `sess_family` (data, calibration sets, strata); only `cnn` exists so far.
+ * The session's insides are in eng_session_impl.h, shared with
+ * sensitivity.c and search.c, which build on the functions marked sess_
+ * here (reference, calibration, parallel prediction over the lanes).
  */
 #include "config.h"
 
@@ -19,94 +22,36 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eng.h"
-#include "eng_calib.h"
-#include "eng_io.h"
-#include "eng_model.h"
-#include "eng_qmodel.h"
-#include "eng_stats.h"
+#include "eng_report.h"
+#include "eng_session_impl.h"
 
-#define BATCH 256      /* samples per forward call when one thread runs */
-#define LANE_BATCH 128 /* samples per forward call in each lane */
 #define BENCH_BATCH 64
 #define BENCH_REPEATS 5
 #define AGREE_N 1000 /* samples on which the kernels are checked against fake-quant */
-#define MAX_CALIB_CACHE 8
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
-typedef struct {
-	char name[32];
-	int n;
-	int *idx;
-} stratum;
+int sess_forward(eng_session *s, const eng_backend *be, int batch, const float *x, float *logits, float *ws, char *err,
+		 size_t errlen)
+{
+	return s->fam->forward(s, be, batch, x, logits, ws, err, errlen);
+}
 
-typedef struct {
-	char set[32];
-	int n;
-	uint64_t seed;
-	eng_observer *obs; /* one per quantizable layer */
-} calib_entry;
+int sess_lane_chunk(int start, int count, int lane, int nlanes, int k, int *b, int *nb)
+{
+	long c = lane + (long)k * nlanes, first = start + c * SESS_LANE_BATCH;
+	if (first >= (long)start + count)
+		return -1;
+	*b = (int)first;
+	*nb = start + count - *b < SESS_LANE_BATCH ? start + count - *b : SESS_LANE_BATCH;
+	return 0;
+}
 
-typedef struct family family;
+int sess_sample_floats(const eng_session *s)
+{
+	return s->m->in_c * s->m->in_h * s->m->in_w;
+}
 
-/* One thread's share of a parallel forward pass: the engine splits batches
- * across lanes, each calling the kernels with a one-thread context, so
- * every layer (im2col, quantize, GEMM, pooling) runs in parallel and no
- * runtime's spinning worker threads (OpenBLAS's) compete with ours. */
-typedef struct {
-	kq_ctx *ctx1;
-	float *ws, *logits;
-	size_t wscap;
-	eng_qrunner *qr;
-	char err[256];
-} lane;
-
-struct eng_session {
-	const family *fam;
-	eng_model *m;
-	kq_ctx *ctx;
-	int threads;
-	uint64_t seed;
-	int resamples;
-	eng_metric metric;
-	char strata_kind[32];
-	/* evaluation set */
-	int n;
-	float *x; /* n x in_c*in_h*in_w, normalised, NHWC */
-	int *label;
-	char eval_desc[256];
-	/* calibration source */
-	eng_idx train_img, train_lab;
-	double *pixel_sd; /* per-image pixel std-dev, between loading and strata */
-	/* caches */
-	int *pred_ref;
-	float *conf_ref;
-	double ref_ms;
-	stratum *strata;
-	int nstrata;
-	calib_entry calib[MAX_CALIB_CACHE];
-	int ncalib;
-	float *ws;
-	size_t wscap;
-	lane *lanes;
-	int nlanes;
-};
-
-struct family {
-	const char *name;
-	const char *default_model;
-	const char *const *calib_sets;
-	const char *calib_desc; /* how each set is drawn, for the disclosure */
-	const char *const *strata_kinds;
-	eng_metric default_metric;
-	const char *const *metrics;
-	int (*load)(eng_session *s, char *err, size_t errlen);
-	/* n normalised samples of calibration set `set` into *x (malloc'd) */
-	int (*calib_draw)(eng_session *s, const char *set, int n, uint64_t seed, float **x, char *err, size_t errlen);
-	int (*build_strata)(eng_session *s, char *err, size_t errlen);
-};
-
-static double now_ms(void)
+double sess_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -229,13 +174,13 @@ static int cnn_strata_build(eng_session *s, char *err, size_t errlen)
 	snprintf(s->strata[nc + 1].name, sizeof s->strata[nc + 1].name, "low-contrast");
 	for (int i = 0; i < n; i++) {
 		s->strata[0].idx[s->strata[0].n++] = i;
-		stratum *c = &s->strata[1 + s->label[i]];
+		sess_stratum *c = &s->strata[1 + s->label[i]];
 		c->idx[c->n++] = i;
 		order[i] = &sd[i];
 	}
 	/* lowest decile of per-image pixel standard deviation */
 	qsort(order, (size_t)n, sizeof *order, cmp_sd);
-	stratum *lc = &s->strata[nc + 1];
+	sess_stratum *lc = &s->strata[nc + 1];
 	for (int i = 0; i < (n + 9) / 10; i++)
 		lc->idx[lc->n++] = (int)(order[i] - sd);
 	free(order), free(sd);
@@ -299,16 +244,22 @@ oom:
 	return -1;
 }
 
-static const family families[] = {
+static int cnn_forward(eng_session *s, const eng_backend *be, int batch, const float *x, float *logits, float *ws,
+		       char *err, size_t errlen)
+{
+	return eng_forward(s->m, be, batch, x, logits, ws, err, errlen);
+}
+
+static const sess_family families[] = {
 	{"cnn", "cnn-fashion", cnn_calib_sets,
 	 "representative: a uniform random draw (seeded, without replacement) of N train-split images; "
 	 "small: the same with N = 16; mismatched: a draw from the train images of only three classes "
 	 "(trouser, sandal, bag); shifted: a representative draw with contrast halved and brightness raised "
 	 "(x' = 0.5 x + 96)",
-	 cnn_strata, ENG_METRIC_TOP1, cnn_metrics, cnn_load, cnn_calib_draw, cnn_strata_build},
+	 cnn_strata, ENG_METRIC_TOP1, cnn_metrics, cnn_load, cnn_calib_draw, cnn_strata_build, cnn_forward, 1},
 };
 
-static const family *family_get(const char *name)
+static const sess_family *family_get(const char *name)
 {
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
 		if (strcmp(families[i].name, name) == 0)
@@ -352,7 +303,9 @@ void eng_session_destroy(eng_session *s)
 	eng_idx_done(&s->train_img);
 	eng_idx_done(&s->train_lab);
 	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->ws), free(s->pixel_sd);
+	sess_sens_cache_clear(s);
 	for (int i = 0; s->lanes && i < s->nlanes; i++) {
+		eng_qrunner_destroy(s->lanes[i].qr);
 		kq_ctx_destroy(s->lanes[i].ctx1);
 		free(s->lanes[i].ws), free(s->lanes[i].logits);
 	}
@@ -373,7 +326,7 @@ static int ensure_ws(eng_session *s, int batch)
 	return s->ws ? 0 : -1;
 }
 
-static void argmax_conf(const float *logits, int nc, int *pred, float *conf)
+void sess_argmax_conf(const float *logits, int nc, int *pred, float *conf)
 {
 	int best = 0;
 	for (int j = 1; j < nc; j++)
@@ -385,49 +338,55 @@ static void argmax_conf(const float *logits, int nc, int *pred, float *conf)
 	*conf = (float)(1.0 / sum);
 }
 
-typedef enum { RUN_F32, RUN_QUANT, RUN_FAKE } run_kind;
-
 typedef struct {
 	eng_session *s;
-	run_kind kind;
+	sess_run_kind kind;
 	int start, count; /* the block: samples [start, start + count) */
 	int *pred;
 	float *conf;
 	int failed;
 } lane_job;
 
-static eng_backend lane_backend(lane *l, run_kind kind)
+static eng_backend lane_backend(sess_lane *l, sess_run_kind kind)
 {
-	return kind == RUN_F32 ? eng_backend_f32(l->ctx1) : kind == RUN_QUANT ? eng_backend_quant(l->qr) : eng_backend_fake(l->qr);
+	return kind == SESS_RUN_F32 ? eng_backend_f32(l->ctx1) : kind == SESS_RUN_QUANT ? eng_backend_quant(l->qr) : eng_backend_fake(l->qr);
 }
 
 static void lane_task(void *arg, int i, int n)
 {
 	lane_job *j = arg;
 	eng_session *s = j->s;
-	lane *l = &s->lanes[i];
+	sess_lane *l = &s->lanes[i];
 	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
-	int lo = j->start + (int)((long)j->count * i / n), hi = j->start + (int)((long)j->count * (i + 1) / n);
 	eng_backend be = lane_backend(l, j->kind);
-	for (int b = lo; b < hi && !j->failed; b += LANE_BATCH) {
-		int nb = hi - b < LANE_BATCH ? hi - b : LANE_BATCH;
-		if (eng_forward(s->m, &be, nb, s->x + (size_t)b * pix, l->logits, l->ws, l->err, sizeof l->err)) {
+	int b, nb;
+	for (int k = 0; !j->failed; k++) {
+		if (j->pred) {
+			if (sess_lane_chunk(j->start, j->count, i, n, k, &b, &nb))
+				break;
+		} else { /* timing runs: the batch split evenly, so every lane is busy */
+			b = j->start + (int)((long)j->count * i / n);
+			nb = j->start + (int)((long)j->count * (i + 1) / n) - b;
+			if (k > 0 || nb <= 0)
+				break;
+		}
+		if (sess_forward(s, &be, nb, s->x + (size_t)b * pix, l->logits, l->ws, l->err, sizeof l->err)) {
 			j->failed = 1;
 			return;
 		}
-		for (int k = 0; j->pred && k < nb; k++) {
+		for (int t = 0; j->pred && t < nb; t++) {
 			float dummy;
-			argmax_conf(l->logits + (size_t)k * nc, nc, &j->pred[b + k], j->conf ? &j->conf[b + k] : &dummy);
+			sess_argmax_conf(l->logits + (size_t)t * nc, nc, &j->pred[b + t], j->conf ? &j->conf[b + t] : &dummy);
 		}
 	}
 }
 
 /* Runs samples [0, count) through every lane, writing predictions (pred
  * may be NULL for timing runs). */
-static int predict(eng_session *s, run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress, void *user,
-		   const char *stage, volatile int *cancel, char *err, size_t errlen)
+int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress,
+		 void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
 {
-	int block = LANE_BATCH * s->nlanes;
+	int block = SESS_LANE_BATCH * s->nlanes;
 	for (int b = 0; b < count; b += block) {
 		if (cancel && *cancel) {
 			snprintf(err, errlen, "cancelled");
@@ -455,12 +414,12 @@ static int lanes_create(eng_session *s)
 	s->lanes = calloc((size_t)s->nlanes, sizeof *s->lanes);
 	if (!s->lanes)
 		return -1;
-	size_t ws = eng_forward_ws_floats(s->m, LANE_BATCH);
+	size_t ws = eng_forward_ws_floats(s->m, SESS_LANE_BATCH);
 	for (int i = 0; i < s->nlanes; i++) {
-		lane *l = &s->lanes[i];
+		sess_lane *l = &s->lanes[i];
 		l->ctx1 = kq_ctx_create(1);
 		l->ws = malloc(ws * sizeof *l->ws);
-		l->logits = malloc((size_t)LANE_BATCH * s->m->out_dim * sizeof *l->logits);
+		l->logits = malloc((size_t)SESS_LANE_BATCH * s->m->out_dim * sizeof *l->logits);
 		if (!l->ctx1 || !l->ws || !l->logits)
 			return -1;
 	}
@@ -468,7 +427,7 @@ static int lanes_create(eng_session *s)
 }
 
 /* Gives every lane a runner for qm (NULL: drops them). */
-static int lanes_bind(eng_session *s, eng_qmodel *qm)
+int sess_lanes_bind(eng_session *s, eng_qmodel *qm)
 {
 	int st = 0;
 	for (int i = 0; i < s->nlanes; i++) {
@@ -553,32 +512,59 @@ static int observe_layer(void *user, const eng_layer *L, int batch, const float 
 	return f.layer(f.user, L, batch, x, y, ws, err, errlen);
 }
 
-static const eng_observer *calibrate(eng_session *s, const eng_recipe *r, volatile int *cancel, eng_stage_fn progress,
-				     void *user, char *err, size_t errlen)
+int sess_needs_calibration(const eng_recipe *r)
+{
+	return r->acts != KQ_FMT_F32 && !(r->acts == KQ_FMT_I8 && r->act_token);
+}
+
+int sess_calib_spec(const eng_session *s, const eng_recipe *r, char set[32], int *n, char *err, size_t errlen)
+{
+	int found = 0;
+	char names[256] = "";
+	for (const char *const *c = s->fam->calib_sets; *c; c++) {
+		found |= strcmp(*c, r->calib_set) == 0;
+		strncat(names, c == s->fam->calib_sets ? "" : ", ", sizeof names - strlen(names) - 1);
+		strncat(names, *c, sizeof names - strlen(names) - 1);
+	}
+	if (!found) {
+		snprintf(err, errlen, "--calib-set: '%s' is not a calibration set of the %s family (%s)", r->calib_set,
+			 s->fam->name, names);
+		return -1;
+	}
+	snprintf(set, 32, "%s", r->calib_set);
+	*n = strcmp(set, "small") == 0 ? 16 : r->calib_n;
+	return 0;
+}
+
+int sess_calib_draw(eng_session *s, const eng_recipe *r, float **x, int *n, char *err, size_t errlen)
 {
 	char set[32];
-	int n = r->calib_n;
-	snprintf(set, sizeof set, "%s", r->calib_set);
-	int found = 0;
-	for (const char *const *c = s->fam->calib_sets; *c; c++)
-		found |= strcmp(*c, set) == 0;
-	if (!found) {
-		snprintf(err, errlen, "--calib-set: '%s' is not a calibration set of the %s family (representative, small, "
-				      "mismatched, shifted)", set, s->fam->name);
+	if (sess_calib_spec(s, r, set, n, err, errlen))
+		return -1;
+	return s->fam->calib_draw(s, set, *n, s->seed, x, err, errlen);
+}
+
+const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile int *cancel, eng_stage_fn progress,
+				   void *user, int *fresh, char *err, size_t errlen)
+{
+	char set[32];
+	int n;
+	if (fresh)
+		*fresh = 0;
+	if (sess_calib_spec(s, r, set, &n, err, errlen))
 		return NULL;
-	}
-	if (strcmp(set, "small") == 0)
-		n = 16;
 	for (int i = 0; i < s->ncalib; i++)
 		if (!strcmp(s->calib[i].set, set) && s->calib[i].n == n && s->calib[i].seed == s->seed)
 			return s->calib[i].obs;
 	float *x = NULL;
 	if (s->fam->calib_draw(s, set, n, s->seed, &x, err, errlen))
 		return NULL;
+	if (fresh)
+		*fresh = 1;
 	eng_observer *obs = malloc((size_t)s->m->nq * sizeof *obs);
 	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
-	float *logits = malloc((size_t)BATCH * nc * sizeof *logits);
-	if (!obs || !logits || ensure_ws(s, BATCH)) {
+	float *logits = malloc((size_t)SESS_BATCH * nc * sizeof *logits);
+	if (!obs || !logits || ensure_ws(s, SESS_BATCH)) {
 		free(obs), free(logits), free(x);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -590,9 +576,9 @@ static const eng_observer *calibrate(eng_session *s, const eng_recipe *r, volati
 	obs_state os = {obs, s->lanes[0].ctx1};
 	eng_backend be = {observe_layer, &os, NULL};
 	for (int pass = 1; pass <= 2; pass++) {
-		for (int b = 0; b < n; b += BATCH) {
-			int nb = n - b < BATCH ? n - b : BATCH;
-			if ((cancel && *cancel) || eng_forward(s->m, &be, nb, x + (size_t)b * pix, logits, s->ws, err, errlen)) {
+		for (int b = 0; b < n; b += SESS_BATCH) {
+			int nb = n - b < SESS_BATCH ? n - b : SESS_BATCH;
+			if ((cancel && *cancel) || sess_forward(s, &be, nb, x + (size_t)b * pix, logits, s->ws, err, errlen)) {
 				if (cancel && *cancel)
 					snprintf(err, errlen, "cancelled");
 				free(obs), free(logits), free(x);
@@ -605,12 +591,12 @@ static const eng_observer *calibrate(eng_session *s, const eng_recipe *r, volati
 			eng_obs_next_pass(&obs[i]);
 	}
 	free(logits), free(x);
-	if (s->ncalib == MAX_CALIB_CACHE) {
+	if (s->ncalib == SESS_MAX_CALIB) {
 		free(s->calib[0].obs);
-		memmove(s->calib, s->calib + 1, (MAX_CALIB_CACHE - 1) * sizeof *s->calib);
+		memmove(s->calib, s->calib + 1, (SESS_MAX_CALIB - 1) * sizeof *s->calib);
 		s->ncalib--;
 	}
-	calib_entry *e = &s->calib[s->ncalib++];
+	sess_calib_entry *e = &s->calib[s->ncalib++];
 	snprintf(e->set, sizeof e->set, "%s", set);
 	e->n = n;
 	e->seed = s->seed;
@@ -628,28 +614,35 @@ static int cmp_double(const void *a, const void *b)
 
 /* Median samples/s of one kind of forward pass on the first BENCH_BATCH
  * samples, split across the lanes as in evaluation. */
-static double bench(eng_session *s, run_kind kind, char *err, size_t errlen)
+static double bench(eng_session *s, sess_run_kind kind, char *err, size_t errlen)
 {
 	int batch = s->n < BENCH_BATCH ? s->n : BENCH_BATCH;
 	double t[BENCH_REPEATS];
-	if (predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen))
+	if (sess_predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen))
 		return -1;
-	double t0 = now_ms();
-	predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen);
-	double one = now_ms() - t0;
+	double t0 = sess_now_ms();
+	sess_predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen);
+	double one = sess_now_ms() - t0;
 	int iters = one > 0 ? (int)(10.0 / one) + 1 : 1;
 	for (int r = 0; r < BENCH_REPEATS; r++) {
-		t0 = now_ms();
+		t0 = sess_now_ms();
 		for (int i = 0; i < iters; i++)
-			if (predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen))
+			if (sess_predict(s, kind, batch, NULL, NULL, NULL, NULL, "benchmark", NULL, err, errlen))
 				return -1;
-		t[r] = (now_ms() - t0) / iters;
+		t[r] = (sess_now_ms() - t0) / iters;
 	}
 	qsort(t, BENCH_REPEATS, sizeof *t, cmp_double);
 	return batch / (t[BENCH_REPEATS / 2] * 1e-3);
 }
 
 /* ------------------------------------------------------------------ eval */
+
+const char *sess_wpath_name(eng_wpath p)
+{
+	static const char *const names[] = {"fp32 (OpenBLAS)", "int8 x int8 kernel", "int4 x int8 kernel",
+					    "int4 x fp32 kernel", "float-format weight kernel", "dequantized fp32 (emulated)"};
+	return p >= 0 && p < (int)(sizeof names / sizeof *names) ? names[p] : "?";
+}
 
 static cJSON *point(double ref, double quant)
 {
@@ -665,10 +658,47 @@ static double r4(double v)
 	return round(v * 1e6) / 1e6;
 }
 
+int sess_reference(eng_session *s, eng_stage_fn progress, void *user, volatile int *cancel, char *err, size_t errlen)
+{
+	if (s->pred_ref)
+		return 0;
+	s->pred_ref = malloc((size_t)s->n * sizeof *s->pred_ref);
+	s->conf_ref = malloc((size_t)s->n * sizeof *s->conf_ref);
+	double t0 = sess_now_ms();
+	if (!s->pred_ref || !s->conf_ref ||
+	    sess_predict(s, SESS_RUN_F32, s->n, s->pred_ref, s->conf_ref, progress, user, "reference", cancel, err, errlen)) {
+		free(s->pred_ref), free(s->conf_ref);
+		s->pred_ref = NULL, s->conf_ref = NULL;
+		if (errlen && !*err)
+			snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->ref_ms = sess_now_ms() - t0;
+	return 0;
+}
+
+cJSON *sess_model_json(const eng_session *s)
+{
+	cJSON *mo = cJSON_CreateObject();
+	cJSON_AddStringToObject(mo, "name", s->m->name);
+	cJSON_AddStringToObject(mo, "family", s->m->family);
+	cJSON_AddStringToObject(mo, "path", s->m->path);
+	cJSON_AddStringToObject(mo, "sha256", s->m->sha256);
+	cJSON_AddNumberToObject(mo, "params", (double)s->m->params);
+	cJSON_AddStringToObject(mo, "task", s->m->task);
+	return mo;
+}
+
 cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progress, void *user, volatile int *cancel,
 			char *err, size_t errlen)
 {
-	double t_start = now_ms(), t_calib = 0, t_quant = 0, t_eval = 0, t_bench = 0;
+	return eng_session_eval_ex(s, r, 0, progress, user, cancel, err, errlen);
+}
+
+cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, eng_stage_fn progress, void *user,
+			   volatile int *cancel, char *err, size_t errlen)
+{
+	double t_start = sess_now_ms(), t_calib = 0, t_quant = 0, t_eval = 0, t_bench = 0;
 	int nc = s->m->out_dim;
 	if (errlen)
 		err[0] = 0; /* the fallback messages below test for an empty err */
@@ -677,40 +707,27 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 			 s->fam->name);
 		return NULL;
 	}
-	/* reference, once per session */
-	if (!s->pred_ref) {
-		s->pred_ref = malloc((size_t)s->n * sizeof *s->pred_ref);
-		s->conf_ref = malloc((size_t)s->n * sizeof *s->conf_ref);
-		double t0 = now_ms();
-		if (!s->pred_ref || !s->conf_ref ||
-		    predict(s, RUN_F32, s->n, s->pred_ref, s->conf_ref, progress, user, "reference", cancel, err, errlen)) {
-			free(s->pred_ref), free(s->conf_ref);
-			s->pred_ref = NULL, s->conf_ref = NULL;
-			if (!*err)
-				snprintf(err, errlen, "out of memory");
-			return NULL;
-		}
-		s->ref_ms = now_ms() - t0;
-	}
-	/* calibration (cached) */
-	double t0 = now_ms();
-	const eng_observer *obs = NULL;
-	if (r->acts != KQ_FMT_F32 && !(r->acts == KQ_FMT_I8 && r->act_token) && !(obs = calibrate(s, r, cancel, progress, user, err, errlen)))
+	if (sess_reference(s, progress, user, cancel, err, errlen))
 		return NULL;
-	t_calib = now_ms() - t0;
-	t0 = now_ms();
+	/* calibration (cached) */
+	double t0 = sess_now_ms();
+	const eng_observer *obs = NULL;
+	if (sess_needs_calibration(r) && !(obs = sess_calibrate(s, r, cancel, progress, user, NULL, err, errlen)))
+		return NULL;
+	t_calib = sess_now_ms() - t0;
+	t0 = sess_now_ms();
 	if (progress)
 		progress(user, "quantize", 0);
 	eng_qmodel *qm = eng_qmodel_create(s->m, r, obs, err, errlen);
 	if (!qm)
 		return NULL;
-	if (lanes_bind(s, qm)) {
+	if (sess_lanes_bind(s, qm)) {
 		eng_qmodel_destroy(qm);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	t_quant = now_ms() - t0;
-	t0 = now_ms();
+	t_quant = sess_now_ms() - t0;
+	t0 = sess_now_ms();
 	int *pq = malloc((size_t)s->n * sizeof *pq), *pf = malloc((size_t)s->n * sizeof *pf);
 	float *cq = malloc((size_t)s->n * sizeof *cq);
 	cJSON *root = NULL;
@@ -719,18 +736,17 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (predict(s, RUN_FAKE, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen) ||
-	    predict(s, RUN_QUANT, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen))
+	if (sess_predict(s, SESS_RUN_FAKE, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen) ||
+	    sess_predict(s, SESS_RUN_QUANT, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen))
 		goto out;
 	int agree = 0;
 	for (int i = 0; i < agree_n; i++)
 		agree += pq[i] == pf[i];
 	eng_preds ref = {s->pred_ref, s->conf_ref}, qu = {pq, cq};
 	cJSON *strata = cJSON_CreateArray();
-	int decision = 1;
 	const eng_metric_info *mi = eng_metric_get(s->metric);
 	for (int i = 0; i < s->nstrata; i++) {
-		const stratum *st = &s->strata[i];
+		const sess_stratum *st = &s->strata[i];
 		eng_paired pr;
 		if (eng_paired_bootstrap(s->metric, st->idx, st->n, s->label, &ref, &qu, nc, s->resamples, s->seed, &pr)) {
 			cJSON_Delete(strata);
@@ -750,8 +766,6 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 		int loss = mi->higher_is_better ? pr.delta < 0 : pr.delta > 0;
 		int excl = pr.lo > 0 || pr.hi < 0;
 		cJSON_AddStringToObject(o, "verdict", !excl ? "within noise" : loss ? "loss" : "gain");
-		if (loss && !excl)
-			decision = 0;
 		cJSON *extra = cJSON_AddObjectToObject(o, "extra");
 		for (int m = 0; m < ENG_METRIC_COUNT; m++)
 			if (m != (int)s->metric)
@@ -764,28 +778,25 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 		}
 		cJSON_AddItemToArray(strata, o);
 	}
-	t_eval = now_ms() - t0;
-	t0 = now_ms();
-	if (progress)
+	t_eval = sess_now_ms() - t0;
+	t0 = sess_now_ms();
+	int benched = !(flags & ENG_EVAL_NO_BENCH);
+	double q_sps = 0, ref_sps = 0;
+	if (benched && progress)
 		progress(user, "benchmark", 0);
-	double q_sps = bench(s, RUN_QUANT, err, errlen), ref_sps = bench(s, RUN_F32, err, errlen);
-	if (ref_sps <= 0 || q_sps <= 0) {
+	if (benched)
+		q_sps = bench(s, SESS_RUN_QUANT, err, errlen), ref_sps = bench(s, SESS_RUN_F32, err, errlen);
+	if (benched && (ref_sps <= 0 || q_sps <= 0)) {
 		cJSON_Delete(strata);
 		if (!*err)
 			snprintf(err, errlen, "benchmark failed");
 		goto out;
 	}
-	t_bench = now_ms() - t0;
+	t_bench = sess_now_ms() - t0;
 
 	root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "precis", PACKAGE_VERSION);
-	cJSON *mo = cJSON_AddObjectToObject(root, "model");
-	cJSON_AddStringToObject(mo, "name", s->m->name);
-	cJSON_AddStringToObject(mo, "family", s->m->family);
-	cJSON_AddStringToObject(mo, "path", s->m->path);
-	cJSON_AddStringToObject(mo, "sha256", s->m->sha256);
-	cJSON_AddNumberToObject(mo, "params", (double)s->m->params);
-	cJSON_AddStringToObject(mo, "task", s->m->task);
+	cJSON_AddItemToObject(root, "model", sess_model_json(s));
 	cJSON_AddItemToObject(root, "recipe", eng_recipe_to_json(r));
 	cJSON_AddStringToObject(root, "reference", "fp32");
 	cJSON_AddStringToObject(root, "metric", mi->name);
@@ -800,12 +811,19 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	cJSON_AddItemToObject(ev, "strata", strata);
 	cJSON *tp = cJSON_AddObjectToObject(root, "throughput");
 	cJSON_AddStringToObject(tp, "unit", "samples/s");
-	cJSON_AddNumberToObject(tp, "ref", round(ref_sps));
-	cJSON_AddNumberToObject(tp, "quant", round(q_sps));
-	cJSON_AddNumberToObject(tp, "speedup", round(q_sps / ref_sps * 1000) / 1000);
+	/* ENG_EVAL_NO_BENCH: no numbers rather than made-up ones */
+	cJSON_AddBoolToObject(tp, "measured", benched);
+	if (benched) {
+		cJSON_AddNumberToObject(tp, "ref", round(ref_sps));
+		cJSON_AddNumberToObject(tp, "quant", round(q_sps));
+		cJSON_AddNumberToObject(tp, "speedup", round(q_sps / ref_sps * 1000) / 1000);
+	}
 	cJSON_AddNumberToObject(tp, "batch", s->n < BENCH_BATCH ? s->n : BENCH_BATCH);
 	cJSON_AddNumberToObject(tp, "threads", s->threads);
 	cJSON_AddStringToObject(tp, "isa", kq_isa_name(kq_isa_active()));
+	char cpu[128];
+	eng_cpu_model(cpu, sizeof cpu);
+	cJSON_AddStringToObject(tp, "cpu", cpu);
 	cJSON_AddNumberToObject(tp, "repeats", BENCH_REPEATS);
 	cJSON_AddBoolToObject(tp, "emulated", eng_qmodel_emulated(qm));
 	cJSON *mem = cJSON_AddObjectToObject(root, "memory");
@@ -819,15 +837,13 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	cJSON_AddNumberToObject(mem, "kv_bytes_ref", 0);
 	cJSON_AddNumberToObject(mem, "kv_bytes_quant", 0);
 	cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-	static const char *const wpaths[] = {"fp32 (OpenBLAS)", "int8 x int8 kernel", "int4 x int8 kernel",
-					     "int4 x fp32 kernel", "float-format weight kernel", "dequantized fp32 (emulated)"};
 	for (int i = 0; i < s->m->nq; i++) {
 		const eng_qlayer *ql = eng_qmodel_layer(qm, i);
 		cJSON *l = cJSON_CreateObject();
 		cJSON_AddStringToObject(l, "name", ql->L->name);
 		cJSON_AddStringToObject(l, "weights", kq_fmt_get(ql->wfmt)->name);
 		cJSON_AddStringToObject(l, "acts", kq_fmt_get(ql->afmt)->name);
-		cJSON_AddStringToObject(l, "path", wpaths[ql->wpath]);
+		cJSON_AddStringToObject(l, "path", sess_wpath_name(ql->wpath));
 		cJSON_AddBoolToObject(l, "emulated", ql->emulated);
 		cJSON_AddNumberToObject(l, "weight_sqnr_db", isfinite(ql->weight_sqnr_db) ? round(ql->weight_sqnr_db * 100) / 100 : 999);
 		if (ql->afmt != KQ_FMT_F32 && !ql->token) {
@@ -843,25 +859,23 @@ cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progre
 	cJSON_AddNumberToObject(tm, "eval_ms", round(t_eval * 10) / 10);
 	cJSON_AddNumberToObject(tm, "bench_ms", round(t_bench * 10) / 10);
 	cJSON_AddNumberToObject(tm, "reference_ms", round(s->ref_ms * 10) / 10);
-	cJSON_AddNumberToObject(tm, "total_ms", round((now_ms() - t_start) * 10) / 10);
+	cJSON_AddNumberToObject(tm, "total_ms", round((sess_now_ms() - t_start) * 10) / 10);
 	cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
 	cJSON_AddStringToObject(cal, "set", r->calib_set);
 	cJSON_AddNumberToObject(cal, "n", strcmp(r->calib_set, "small") == 0 ? 16 : r->calib_n);
 	cJSON_AddNumberToObject(cal, "seed", (double)s->seed);
 	cJSON_AddStringToObject(cal, "sets", s->fam->calib_desc);
 	cJSON_AddBoolToObject(cal, "used", obs != NULL);
-	cJSON *d = cJSON_AddObjectToObject(root, "disclosure");
-	cJSON_AddBoolToObject(d, "task", 1);
-	cJSON_AddBoolToObject(d, "model", 1);
-	cJSON_AddBoolToObject(d, "metric", 1);
-	cJSON_AddBoolToObject(d, "reference", 1);
-	cJSON_AddBoolToObject(d, "calibration", 1);
-	cJSON_AddBoolToObject(d, "per_stratum", 1);
-	cJSON_AddBoolToObject(d, "ci_narrower_than_effect", decision);
-	cJSON_AddBoolToObject(d, "decision_grade", decision);
+	/* the disclosure is read back from the object itself, by the same
+	 * rule the reports apply (engine/report.c) */
+	if (eng_disclosure_assess(root, 0) < 0) {
+		snprintf(err, errlen, "out of memory");
+		cJSON_Delete(root);
+		root = NULL;
+	}
 out:
 	free(pq), free(pf), free(cq);
-	lanes_bind(s, NULL);
+	sess_lanes_bind(s, NULL);
 	eng_qmodel_destroy(qm);
 	return root;
 }
@@ -872,7 +886,7 @@ cJSON *eng_models_json(char *err, size_t errlen)
 {
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
-		const family *f = &families[i];
+		const sess_family *f = &families[i];
 		char path[1024];
 		if (resolve_model(f->default_model, path, sizeof path))
 			continue;

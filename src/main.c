@@ -24,6 +24,8 @@
 #include "kq.h"
 #include "report_text.h"
 #include "ui.h"
+#include "cli.h"
+#include "cmd_report.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
 
@@ -41,15 +43,16 @@ static int cmd_eval(int argc, char **argv);
 static int cmd_models(int argc, char **argv);
 static int cmd_tui(int argc, char **argv);
 static int cmd_repl(int argc, char **argv);
+static int cmd_report(int argc, char **argv);
 
 static const command commands[] = {
 	{"tui", "[recipe opts]", "the explorer (ncurses), starting from a recipe", cmd_tui, NULL},
 	{"eval", "[recipe opts] [--json]", "accuracy delta per stratum with 95% intervals, and throughput", cmd_eval, NULL},
-	{"sensitivity", "[recipe opts] [--json]", "per-layer sensitivity", NULL, "#6"},
-	{"sweep", "[recipe opts] --vary KEY=V1,V2 ... [--shard I/N] [--jsonl]", "evaluate a grid of recipes", NULL, "#6"},
-	{"search", "[recipe opts] --max-loss POINTS ... [-o RECIPE.json]", "fastest recipe meeting a per-stratum criterion", NULL, "#6"},
-	{"frontier", "FILE.jsonl [--stratum NAME]", "Pareto frontier of a sweep", NULL, "#6"},
-	{"report", "[recipe opts] --format md|html|json -o FILE", "decision-grade report", NULL, "#5"},
+	{"sensitivity", "[recipe opts] [--stats] [--json]", "per-layer sensitivity: statistics, delta alone / all but, flips", cmd_sensitivity, NULL},
+	{"sweep", "[recipe opts] --vary KEY=V1,V2 ... [--shard I/N] [--jsonl]", "evaluate a grid of recipes", cmd_sweep, NULL},
+	{"search", "[recipe opts] --max-loss PT [--stratum S] [-o F]", "fastest mixed-precision recipe meeting a per-stratum criterion", cmd_search, NULL},
+	{"frontier", "FILE.jsonl [--stratum NAME] [--ascii]", "Pareto frontier of a sweep: table and scatter plot", cmd_frontier, NULL},
+	{"report", "[recipe opts] -o FILE [--format md|html|json] [--force]", "decision-grade report (Markdown, HTML, JSON)", cmd_report, NULL},
 	{"bench", "kernels [--json] [--threads N] [--repeats N] [--quick]", "time the quantized kernels against OpenBLAS (and oneDNN)", cmd_bench, NULL},
 	{"repl", "[recipe opts]", "line-oriented shell with the explorer's commands (set, run, save, ...)", cmd_repl, NULL},
 	{"models", "[--json]", "list the shipped models", cmd_models, NULL},
@@ -232,17 +235,8 @@ int main(int argc, char **argv)
 
 /* ------------------------------------------------------------ eval, models */
 
-typedef struct {
-	eng_recipe recipe;
-	eng_session_opts sess;
-	int json;
-	char model[1024];
-} run_args;
-
-/* Parses recipe and session options (SPEC §2) in order, so later options
- * override a --recipe file given earlier.  `extra` handles command-specific
- * flags: returns 1 if it consumed argv[i], 0 if not.  Exit code or 0. */
-static int parse_run_args(int argc, char **argv, run_args *a, const char *cmd)
+/* run_args and parse_run_args are declared in cli.h. */
+int parse_run_args(int argc, char **argv, run_args *a, const char *cmd)
 {
 	char err[512];
 	eng_recipe_default(&a->recipe);
@@ -339,6 +333,24 @@ static int cmd_eval(int argc, char **argv)
 	cJSON_Delete(res);
 	eng_session_destroy(s);
 	return 0;
+}
+
+/* The report's own options (cmd_report.c) come out of argv first; the
+ * rest are recipe options, parsed as for eval. */
+static int cmd_report(int argc, char **argv)
+{
+	report_opts o;
+	int rc = report_take_options(&argc, argv, &o);
+	if (rc)
+		return rc;
+	run_args a = {0};
+	if ((rc = parse_run_args(argc, argv, &a, "report")))
+		return rc;
+	if (a.json) {
+		fprintf(stderr, "precis report: --json is not an option here (use --format json)\n");
+		return EXIT_USAGE;
+	}
+	return report_run(&o, &a.recipe, &a.sess);
 }
 
 static int cmd_models(int argc, char **argv)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "eng_report.h"
 
 /* ------------------------------------------------------------ values */
 
@@ -167,13 +168,11 @@ static int do_run(ui_cmd_ctx *c, const char *arg, char *err, size_t errlen)
 	return c->run(c, err, errlen);
 }
 
-/* Writes the recipe to a temporary file beside `path`, then moves it into
- * place: rename() when replacing is allowed, else link() (which refuses an
- * existing name atomically), so a reader never sees half a file and an
- * existing file is never clobbered by accident. */
+/* Writes the recipe through eng_file_write_atomic: never half a file, and
+ * an existing one is replaced only by `save!`. */
 static int save_recipe(ui_cmd_ctx *c, const char *cmd, const char *arg, int replace, char *err, size_t errlen)
 {
-	char path[4096], tmp[4096 + 32];
+	char path[4096], e[600];
 	if (one_word(cmd, "FILE", arg, path, sizeof path, err, errlen))
 		return -1;
 	cJSON *j = eng_recipe_to_json(&c->recipe);
@@ -183,50 +182,16 @@ static int save_recipe(ui_cmd_ctx *c, const char *cmd, const char *arg, int repl
 		snprintf(err, errlen, "%s: out of memory", cmd);
 		return -1;
 	}
-	if (!replace && access(path, F_OK) == 0) {
-		snprintf(err, errlen, "%s: %s exists; use 'save! %s' to replace it", cmd, path, path);
-		free(txt);
-		return -1;
-	}
-	snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot create a file beside %s (%s)", cmd, path, strerror(errno));
-		free(txt);
-		return -1;
-	}
-	FILE *f = fdopen(fd, "w");
-	int bad = !f || fprintf(f, "%s\n", txt) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
-	int saved = errno;
-	if (f ? fclose(f) != 0 : close(fd) != 0)
-		bad = 1, saved = errno;
+	size_t len = strlen(txt);
+	txt[len] = '\n'; /* cJSON_Print's NUL becomes the final newline */
+	int rc = eng_file_write_atomic(path, txt, len + 1, replace, e, sizeof e);
 	free(txt);
-	if (!bad) { /* mkstemp makes 0600; a recipe is not a secret */
-		mode_t um = umask(0);
-		umask(um);
-		chmod(tmp, 0666 & ~um);
+	if (rc == ENG_WRITE_EXISTS) {
+		snprintf(err, errlen, "%s: %.1000s exists; use 'save! %.1000s' to replace it", cmd, path, path);
+		return -1;
 	}
-	if (!bad) {
-		if (replace) {
-			bad = rename(tmp, path) != 0;
-			saved = errno;
-		} else {
-			bad = link(tmp, path) != 0;
-			saved = errno;
-			if (bad && saved != EEXIST && access(path, F_OK) != 0) {
-				/* No hard links here (some network or FAT file
-				 * systems): fall back to the checked rename. */
-				bad = rename(tmp, path) != 0;
-				saved = errno;
-			}
-		}
-	}
-	unlink(tmp); /* after rename this fails harmlessly */
-	if (bad) {
-		if (saved == EEXIST)
-			snprintf(err, errlen, "%s: %s exists; use 'save! %s' to replace it", cmd, path, path);
-		else
-			snprintf(err, errlen, "%s: cannot write %s (%s)", cmd, path, strerror(saved));
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", cmd, e);
 		return -1;
 	}
 	fprintf(c->out, "saved %s\n", path);
@@ -278,6 +243,44 @@ static int do_quit(ui_cmd_ctx *c, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+static int do_pin(ui_cmd_ctx *c, const char *arg, char *err, size_t errlen)
+{
+	if (no_arg("pin", arg, err, errlen))
+		return -1;
+	if (!c->pin) {
+		snprintf(err, errlen, "pin: not available here");
+		return -1;
+	}
+	return c->pin(c, err, errlen);
+}
+
+static int export_view(ui_cmd_ctx *c, const char *cmd, const char *arg, int force, char *err, size_t errlen)
+{
+	char path[4096];
+	if (one_word(cmd, "FILE", arg, path, sizeof path, err, errlen))
+		return -1;
+	if (!c->export) {
+		snprintf(err, errlen, "%s: not available here", cmd);
+		return -1;
+	}
+	char e[600];
+	if (c->export(c, path, force, e, sizeof e)) {
+		snprintf(err, errlen, "%s: %s", cmd, e);
+		return -1;
+	}
+	return 0;
+}
+
+static int do_export(ui_cmd_ctx *c, const char *arg, char *err, size_t errlen)
+{
+	return export_view(c, "export", arg, 0, err, errlen);
+}
+
+static int do_export_force(ui_cmd_ctx *c, const char *arg, char *err, size_t errlen)
+{
+	return export_view(c, "export!", arg, 1, err, errlen);
+}
+
 static void emit_line(void *user, const char *cand)
 {
 	fprintf((FILE *)user, "%s\n", cand);
@@ -302,6 +305,10 @@ static const ui_command commands[] = {
 	{"save", "FILE", "write the recipe as JSON (never replaces an existing FILE)", UI_ARG_FILE, do_save},
 	{"save!", "FILE", "write the recipe as JSON, replacing FILE", UI_ARG_FILE, do_save_force},
 	{"load", "FILE", "read a recipe JSON file (as --recipe does)", UI_ARG_FILE, do_load},
+	{"pin", "", "pin the last run as A: later runs are compared with it per stratum", UI_ARG_NONE, do_pin},
+	{"export", "FILE", "write a report of the last run: FILE.md, .html or .json (never replaces FILE)",
+	 UI_ARG_FILE, do_export},
+	{"export!", "FILE", "the same, replacing FILE", UI_ARG_FILE, do_export_force},
 	{"complete", "TEXT", "list the completions of a partial command line", UI_ARG_LINE, do_complete},
 	{"help", "", "this text", UI_ARG_NONE, do_help},
 	{"quit", "", "leave (end of input does the same)", UI_ARG_NONE, do_quit},

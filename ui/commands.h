@@ -52,6 +52,12 @@ struct ui_cmd_ctx {
 	 * front end owns the session; it should pass the result to
 	 * ui_cmd_learn so layer names complete. */
 	int (*run)(ui_cmd_ctx *c, char *err, size_t errlen);
+	/* Pins the last run as A (`pin`); writes a report of the last run to
+	 * path in the format its extension names, replacing an existing file
+	 * only when force (`export`, `export!`).  0, or -1 with err.  NULL:
+	 * the command says it is not available. */
+	int (*pin)(ui_cmd_ctx *c, char *err, size_t errlen);
+	int (*export)(ui_cmd_ctx *c, const char *path, int force, char *err, size_t errlen);
 	void *user; /* for the front end's hooks */
 	/* Names offered by completion: the model's layers (known after the
 	 * first run) and its calibration sets. */

@@ -19,6 +19,7 @@
 #include <readline/readline.h>
 
 #include "commands.h"
+#include "eng_report.h"
 #include "report_text.h"
 #include "ui.h"
 
@@ -28,6 +29,9 @@ typedef struct {
 	sig_atomic_t sig0; /* *sigint when the run started */
 	volatile int cancel;
 	int progress; /* stderr is a terminal: show the stage */
+	cJSON *last;    /* the last run's result (owned), for pin and export */
+	cJSON *pinned;  /* A (owned), or NULL */
+	cJSON *history; /* every run of this shell, oldest first (owned) */
 } repl;
 
 static void on_stage(void *user, const char *stage, double done)
@@ -55,9 +59,45 @@ static int repl_run(ui_cmd_ctx *c, char *err, size_t errlen)
 		return -1;
 	}
 	ui_report_text_eval(c->out, res, &c->recipe);
+	if (r->pinned)
+		ui_report_text_compare(c->out, r->pinned, res);
 	fflush(c->out);
 	ui_cmd_learn(c, res);
-	cJSON_Delete(res);
+	cJSON *h = cJSON_Duplicate(res, 1);
+	if (h)
+		cJSON_AddItemToArray(r->history, h);
+	cJSON_Delete(r->last);
+	r->last = res;
+	return 0;
+}
+
+static int repl_pin(ui_cmd_ctx *c, char *err, size_t errlen)
+{
+	repl *r = c->user;
+	if (!r->last) {
+		snprintf(err, errlen, "pin: no run yet ('run' first)");
+		return -1;
+	}
+	cJSON_Delete(r->pinned);
+	r->pinned = cJSON_Duplicate(r->last, 1);
+	fprintf(c->out, "pinned the last run as A; later runs are compared with it\n");
+	return 0;
+}
+
+static int repl_export(ui_cmd_ctx *c, const char *path, int force, char *err, size_t errlen)
+{
+	repl *r = c->user;
+	eng_report_fmt fmt;
+	if (!r->last) {
+		snprintf(err, errlen, "no run yet ('run' first)");
+		return -1;
+	}
+	if (eng_report_format_parse(path, &fmt, err, errlen))
+		return -1;
+	eng_report_in in = {.run = r->last, .pinned = r->pinned, .history = r->history};
+	if (eng_report_write(&in, fmt, path, force, err, errlen))
+		return -1;
+	fprintf(c->out, "wrote %s\n", path);
 	return 0;
 }
 
@@ -71,11 +111,16 @@ int ui_repl(const ui_opts *o, char *err, size_t errlen)
 	repl r = {0};
 	r.sigint = o->sigint;
 	r.progress = isatty(2);
-	r.s = eng_session_create(&o->sess, err, errlen);
-	if (!r.s)
+	r.history = cJSON_CreateArray();
+	r.s = r.history ? eng_session_create(&o->sess, err, errlen) : NULL;
+	if (!r.s) {
+		cJSON_Delete(r.history);
 		return -1;
+	}
 	ui_cmd_ctx c;
 	ui_cmd_init(&c, &o->recipe, o->sess.model, stdout, repl_run, &r);
+	c.pin = repl_pin;
+	c.export = repl_export;
 	int tty = isatty(0), failed = 0;
 	char e[1024], hist[4096] = "";
 
@@ -121,5 +166,8 @@ int ui_repl(const ui_opts *o, char *err, size_t errlen)
 		ui_rl_complete_install(NULL);
 	}
 	eng_session_destroy(r.s);
+	cJSON_Delete(r.last);
+	cJSON_Delete(r.pinned);
+	cJSON_Delete(r.history);
 	return !tty && failed ? 1 : 0;
 }

@@ -45,7 +45,41 @@ void ui_report_text_eval(FILE *f, const cJSON *r, const eng_recipe *rec)
 	       eng_json_num(all, "extra.kernel_agreement") * 100, eng_json_num(all, "extra.kernel_agreement_n"));
 	fprintf(f, "timing: calibrate %.0f ms, quantize %.0f ms, evaluate %.0f ms, benchmark %.0f ms\n",
 	       eng_json_num(r, "timing.calib_ms"), eng_json_num(r, "timing.quantize_ms"), eng_json_num(r, "timing.eval_ms"), eng_json_num(r, "timing.bench_ms"));
-	fprintf(f, "decision-grade: %s\n", cJSON_IsTrue(eng_json_get(r, "disclosure.decision_grade"))
-					       ? "yes"
-					       : "no (a stratum shows a loss whose 95% interval includes zero)");
+	fprintf(f, "decision-grade: %s\n", cJSON_IsTrue(eng_json_get(r, "disclosure.decision_grade")) ? "yes" : "no");
+	const cJSON *why;
+	cJSON_ArrayForEach(why, eng_json_get(r, "disclosure.reasons"))
+	fprintf(f, "  - %s\n", cJSON_IsString(why) ? why->valuestring : "?");
+}
+
+static void ci_text(const cJSON *st, char *b, size_t l)
+{
+	const cJSON *c = eng_json_get(st, "ci95");
+	if (cJSON_GetArraySize(c) == 2)
+		snprintf(b, l, "[%+.2f, %+.2f]", cJSON_GetArrayItem(c, 0)->valuedouble * 100,
+			 cJSON_GetArrayItem(c, 1)->valuedouble * 100);
+	else
+		snprintf(b, l, "-");
+}
+
+void ui_report_text_compare(FILE *f, const cJSON *a, const cJSON *b)
+{
+	fprintf(f, "\nA (pinned) vs B (this run), deltas in points against the same fp32 reference:\n");
+	fprintf(f, "%-14s %8s  %-18s %8s  %-18s %8s\n", "stratum", "A delta", "A 95% CI", "B delta", "B 95% CI", "B-A");
+	const cJSON *st;
+	cJSON_ArrayForEach(st, eng_json_get(b, "eval.strata"))
+	{
+		const char *name = eng_json_str(st, "name");
+		const cJSON *sa = NULL, *it;
+		cJSON_ArrayForEach(it, eng_json_get(a, "eval.strata"))
+		if (strcmp(eng_json_str(it, "name"), name) == 0)
+			sa = it;
+		char ca[40] = "-", cb[40], da[16] = "-", dd[16] = "-";
+		ci_text(st, cb, sizeof cb);
+		if (sa) {
+			ci_text(sa, ca, sizeof ca);
+			snprintf(da, sizeof da, "%+.2f", eng_json_num(sa, "delta") * 100);
+			snprintf(dd, sizeof dd, "%+.2f", (eng_json_num(st, "delta") - eng_json_num(sa, "delta")) * 100);
+		}
+		fprintf(f, "%-14s %8s  %-18s %+8.2f  %-18s %8s\n", name, da, ca, eng_json_num(st, "delta") * 100, cb, dd);
+	}
 }

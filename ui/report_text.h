@@ -15,4 +15,8 @@
  * (borrowed) to f.  Cannot fail (write errors are the stream's). */
 void ui_report_text_eval(FILE *f, const cJSON *r, const eng_recipe *rec);
 
+/* Writes A (pinned, borrowed) vs B (borrowed) per stratum of B: each
+ * delta with its interval and B - A in points.  Cannot fail. */
+void ui_report_text_compare(FILE *f, const cJSON *a, const cJSON *b);
+
 #endif

@@ -31,50 +31,21 @@
 #include <ctype.h>
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
 #include <readline/readline.h>
 
-#include "commands.h"
-#include "ui.h"
-#include "ui_worker.h"
-
-#define MIN_COLS 80
-#define MIN_ROWS 24
-#define PANEL_W 30
-
-enum { PAIR_LOSS = 1, PAIR_GAIN, PAIR_BAR, PAIR_ERR };
-
-typedef struct {
-	eng_recipe recipe; /* being edited: what the next job runs */
-	uint64_t seed;
-	int sel; /* selected recipe row */
-	unsigned gen_sent;
-	cJSON *result; /* the result on screen (owned) */
-	ui_outcome shown;
-	unsigned runs_done;
-	char status[600];
-	int status_err;
-	int help;
-	int quit;
-	int color;
-	int ctrlc_armed;
-	sig_atomic_t sigint_seen;
-	const ui_opts *opts;
-	ui_worker *w;
-	/* the `:` command line */
-	ui_cmd_ctx cmd;   /* the command table's context (recipe copied in per line) */
-	WINDOW *cmdwin;   /* non-NULL while the command line is open */
-	int rl_ready;     /* readline set up (history read) */
-	char hist[4096];  /* history file, "" for none */
-} ui_state;
+#include "eng_report.h"
+#include "tui.h"
 
 /* ------------------------------------------------------------ recipe rows */
 
@@ -187,228 +158,283 @@ static void cycle(ui_state *u, int dir)
 	submit(u);
 }
 
+void tui_draw_recipe(const ui_state *u, int y, int x)
+{
+	tui_put(y, x, UI_PANEL_W, A_BOLD, "Recipe");
+	for (int i = 0; i < NROWS; i++) {
+		char val[64], line[160];
+		rows[i].show(u, val, sizeof val);
+		snprintf(line, sizeof line, "%-12s%-*s", rows[i].label, UI_PANEL_W - 13, val);
+		tui_put(y + 1 + i, x, UI_PANEL_W - 1, i == u->sel ? A_REVERSE : A_NORMAL, line);
+	}
+	int y2 = y + 1 + NROWS;
+	if (u->recipe.noverrides) {
+		char line[160];
+		snprintf(line, sizeof line, "%-12s%d layer%s", "overrides", u->recipe.noverrides,
+			 u->recipe.noverrides == 1 ? "" : "s");
+		tui_put(y2++, x, UI_PANEL_W - 1, A_NORMAL, line);
+	}
+	tui_put(y2 + 1, x, UI_PANEL_W, A_DIM, "Up/Down move; Left/Right/Enter");
+	tui_put(y2 + 2, x, UI_PANEL_W - 1, A_DIM, "change a value (re-runs)");
+}
+
 /* ---------------------------------------------------------- key bindings */
 
 typedef struct {
 	int key;
 	const char *name;  /* as shown in help */
 	const char *fkey;  /* label in the function-key bar, or NULL */
-	const char *help;
+	const char *help;  /* NULL: an alias not listed in help */
+	unsigned views;    /* the screens it works on (bit per ui_view) */
 	void (*fn)(ui_state *);
 } ui_binding;
+
+#define V_MAIN (1u << UI_VIEW_MAIN)
+#define V_LAYERS (1u << UI_VIEW_LAYERS)
+#define V_LAYER (1u << UI_VIEW_LAYER)
+#define V_ALL (V_MAIN | V_LAYERS | V_LAYER)
+
+static int nlayers(const ui_state *u) { return cJSON_GetArraySize(eng_json_get(u->result, "layers")); }
+
+static void want_sens(ui_state *u);
 
 static void k_up(ui_state *u) { u->sel = (u->sel + NROWS - 1) % NROWS; }
 static void k_down(ui_state *u) { u->sel = (u->sel + 1) % NROWS; }
 static void k_prev(ui_state *u) { cycle(u, -1); }
 static void k_next(ui_state *u) { cycle(u, +1); }
 static void k_rerun(ui_state *u) { submit(u); }
-static void k_help(ui_state *u) { u->help = 1; }
+static void k_help(ui_state *u) { u->back = u->view, u->view = UI_VIEW_HELP; }
 static void k_quit(ui_state *u) { u->quit = 1; }
 
-static void k_cancel(ui_state *u)
+static void k_lup(ui_state *u)
 {
-	if (ui_worker_cancel(u->w))
-		set_status(u, 0, "%s", "cancelling...");
+	int n = nlayers(u);
+	if (n)
+		u->layer_sel = (u->layer_sel + n - 1) % n;
 }
 
-static void cmd_open(ui_state *u);
-static void k_cmd(ui_state *u) { cmd_open(u); }
+static void k_ldown(ui_state *u)
+{
+	int n = nlayers(u);
+	if (n)
+		u->layer_sel = (u->layer_sel + 1) % n;
+}
+
+static void k_tab(ui_state *u)
+{
+	u->view = u->view == UI_VIEW_MAIN ? UI_VIEW_LAYERS : UI_VIEW_MAIN;
+	if (u->view == UI_VIEW_LAYERS)
+		want_sens(u);
+}
+
+static void k_open_layer(ui_state *u)
+{
+	if (nlayers(u))
+		u->view = UI_VIEW_LAYER;
+}
+
+static void k_close_layer(ui_state *u) { u->view = UI_VIEW_LAYERS; }
+static void k_main(ui_state *u) { u->view = UI_VIEW_MAIN; }
+
+static void k_full_sens(ui_state *u)
+{
+	u->sens_full = 1;
+	want_sens(u);
+}
+
+/* Esc cancels on the strata screen and goes back one screen elsewhere
+ * (there Ctrl-C cancels), so one key never means both. */
+static void k_esc(ui_state *u)
+{
+	if (u->view == UI_VIEW_LAYER) {
+		u->view = UI_VIEW_LAYERS;
+	} else if (u->view == UI_VIEW_LAYERS) {
+		u->view = UI_VIEW_MAIN;
+	} else if (ui_worker_cancel(u->w)) {
+		u->sens_busy = 0;
+		set_status(u, 0, "%s", "cancelling...");
+	}
+}
+
+/* F6 steps the sort column of the table on screen, I reverses it. */
+static void k_sort(ui_state *u)
+{
+	if (u->view == UI_VIEW_MAIN) {
+		/* -1 is the model's own order */
+		u->sort_col = (u->sort_col + 2) % (tui_strata_ncols(u) + 1) - 1;
+		if (u->sort_col < 0)
+			set_status(u, 0, "%s", "strata in the model's order");
+		else
+			set_status(u, 0, "strata sorted by %s ('all' stays first; I reverses)", tui_strata_colname(u, u->sort_col));
+	} else {
+		u->lsort_col = (u->lsort_col + 2) % (tui_layers_ncols() + 1) - 1;
+		u->layer_sel = 0;
+		if (u->lsort_col < 0)
+			set_status(u, 0, "%s", "layers in the model's order");
+		else
+			set_status(u, 0, "layers sorted by %s (I reverses)", tui_layers_colname(u->lsort_col));
+	}
+}
+
+static void k_invert(ui_state *u)
+{
+	if (u->view == UI_VIEW_MAIN)
+		u->sort_desc = !u->sort_desc;
+	else
+		u->lsort_desc = !u->lsort_desc;
+}
+
+static void pin(ui_state *u)
+{
+	if (!u->result) {
+		set_status(u, 1, "%s", "pin: no run to pin yet");
+		return;
+	}
+	cJSON_Delete(u->pinned);
+	u->pinned = cJSON_Duplicate(u->result, 1);
+	u->pinned_run = u->runs_done;
+	u->sort_col = -1;
+	u->status_err = 0;
+	snprintf(u->status, sizeof u->status, "pinned run #%u as A: later runs show A vs B per stratum (P unpins)",
+		 u->runs_done);
+}
+
+static void k_pin(ui_state *u) { pin(u); }
+
+static void k_unpin(ui_state *u)
+{
+	cJSON_Delete(u->pinned);
+	u->pinned = NULL;
+	u->sort_col = -1;
+	set_status(u, 0, "%s", "unpinned");
+}
+
+/* The selected layer's weight format in the detail view: follow the
+ * recipe, or one of these. */
+static const char *const layer_fmts[] = {"recipe", "fp32", "int8", "int4", "fp8-e4m3", NULL};
+
+static void layer_override(ui_state *u, int dir)
+{
+	const char *names[256];
+	int n = tui_layer_names(u, names, 256);
+	if (u->layer_sel >= n)
+		return;
+	char name[32];
+	snprintf(name, sizeof name, "%s", names[u->layer_sel]);
+	const eng_override *ov = eng_recipe_override(&u->recipe, name);
+	const char *cur = !ov ? "recipe" : ov->keep ? "fp32" : kq_fmt_get(ov->weights)->name;
+	int k = 0, at = 0;
+	for (; layer_fmts[k]; k++)
+		if (strcmp(layer_fmts[k], cur) == 0)
+			at = k;
+	const char *next = layer_fmts[((at + dir) % k + k) % k];
+	eng_recipe r = u->recipe;
+	/* drop the layer's override, then add the new one */
+	int j = 0;
+	for (int i = 0; i < r.noverrides; i++)
+		if (strcmp(r.overrides[i].layer, name) != 0)
+			r.overrides[j++] = r.overrides[i];
+	r.noverrides = j;
+	char err[512] = "", arg[64];
+	int rc = 0;
+	if (strcmp(next, "fp32") == 0) {
+		rc = eng_recipe_set(&r, "keep", name, err, sizeof err);
+	} else if (strcmp(next, "recipe") != 0) {
+		snprintf(arg, sizeof arg, "%s=%s", name, next);
+		rc = eng_recipe_set(&r, "layer", arg, err, sizeof err);
+	}
+	if (rc) {
+		set_status(u, 1, "%s", err);
+		return;
+	}
+	u->recipe = r;
+	submit(u);
+}
+
+static void k_lprev(ui_state *u) { layer_override(u, -1); }
+static void k_lnext(ui_state *u) { layer_override(u, +1); }
+
+static void cmd_open(ui_state *u, const char *text);
+static void k_cmd(ui_state *u) { cmd_open(u, NULL); }
+static void k_export(ui_state *u) { cmd_open(u, "export "); }
 
 static const ui_binding bindings[] = {
-	{KEY_F(1), "F1", "Help", "this help", k_help},
-	{'?', "?", NULL, "this help", k_help},
-	{KEY_UP, "Up", NULL, "previous recipe row", k_up},
-	{'k', "k", NULL, "previous recipe row", k_up},
-	{KEY_DOWN, "Down", NULL, "next recipe row", k_down},
-	{'j', "j", NULL, "next recipe row", k_down},
-	{KEY_LEFT, "Left", NULL, "previous value of the row (re-runs)", k_prev},
-	{'h', "h", NULL, "previous value of the row (re-runs)", k_prev},
-	{KEY_RIGHT, "Right", NULL, "next value of the row (re-runs)", k_next},
-	{'l', "l", NULL, "next value of the row (re-runs)", k_next},
-	{'\n', "Enter", NULL, "next value of the row (re-runs)", k_next},
-	{KEY_ENTER, "Enter", NULL, NULL, k_next},
-	{KEY_F(5), "F5", "Re-run", "run the current recipe again", k_rerun},
-	{'r', "r", NULL, "run the current recipe again", k_rerun},
-	{':', ":", NULL, "command line (as in precis repl; Tab completes, Esc closes)", k_cmd},
-	{27, "Esc", NULL, "cancel the running job", k_cancel},
-	{KEY_F(10), "F10", "Quit", "quit", k_quit},
-	{'q', "q", NULL, "quit", k_quit},
+	{KEY_F(1), "F1", "Help", "this help", V_ALL, k_help},
+	{'?', "?", NULL, "this help", V_ALL, k_help},
+	{KEY_UP, "Up", NULL, "previous recipe row", V_MAIN, k_up},
+	{'k', "k", NULL, NULL, V_MAIN, k_up},
+	{KEY_DOWN, "Down", NULL, "next recipe row", V_MAIN, k_down},
+	{'j', "j", NULL, NULL, V_MAIN, k_down},
+	{KEY_LEFT, "Left", NULL, "previous value of the row (re-runs)", V_MAIN, k_prev},
+	{'h', "h", NULL, NULL, V_MAIN, k_prev},
+	{KEY_RIGHT, "Right", NULL, "next value of the row (re-runs)", V_MAIN, k_next},
+	{'l', "l", NULL, NULL, V_MAIN, k_next},
+	{'\n', "Enter", NULL, "next value of the row (re-runs)", V_MAIN, k_next},
+	{KEY_ENTER, "Enter", NULL, NULL, V_MAIN, k_next},
+	{KEY_UP, "Up", NULL, "previous layer", V_LAYERS | V_LAYER, k_lup},
+	{'k', "k", NULL, NULL, V_LAYERS | V_LAYER, k_lup},
+	{KEY_DOWN, "Down", NULL, "next layer", V_LAYERS | V_LAYER, k_ldown},
+	{'j', "j", NULL, NULL, V_LAYERS | V_LAYER, k_ldown},
+	{'\n', "Enter", NULL, "open the layer: histograms, precision override", V_LAYERS, k_open_layer},
+	{KEY_ENTER, "Enter", NULL, NULL, V_LAYERS, k_open_layer},
+	{KEY_LEFT, "Left", NULL, "the layer's previous precision: recipe/fp32/int8/int4/fp8 (re-runs)", V_LAYER, k_lprev},
+	{'h', "h", NULL, NULL, V_LAYER, k_lprev},
+	{KEY_RIGHT, "Right", NULL, "the layer's next precision (re-runs)", V_LAYER, k_lnext},
+	{'l', "l", NULL, NULL, V_LAYER, k_lnext},
+	{'\n', "Enter", NULL, "back to the layers table", V_LAYER, k_close_layer},
+	{KEY_BACKSPACE, "Bksp", NULL, "back to the layers table", V_LAYER, k_close_layer},
+	{'s', "s", NULL, "compute delta_alone / delta_all_but / flips per layer", V_LAYERS | V_LAYER, k_full_sens},
+	{'\t', "Tab", NULL, "switch between the strata and the layers screens", V_ALL, k_tab},
+	{KEY_F(2), "F2", "Recipe", "the strata screen with the recipe panel", V_ALL, k_main},
+	{KEY_F(5), "F5", "Re-run", "run the current recipe again", V_ALL, k_rerun},
+	{'r', "r", NULL, "run the current recipe again", V_ALL, k_rerun},
+	{KEY_F(6), "F6", "Sort", "sort the table by the next column", V_ALL, k_sort},
+	{'I', "I", NULL, "reverse the sort order", V_ALL, k_invert},
+	{'p', "p", NULL, "pin the run on screen as A; later runs show A vs B", V_ALL, k_pin},
+	{'P', "P", NULL, "unpin A", V_ALL, k_unpin},
+	{KEY_F(9), "F9", "Export", "export the view: :export FILE.md|.html|.json", V_ALL, k_export},
+	{':', ":", NULL, "command line (as in precis repl; Tab completes, Esc closes)", V_ALL, k_cmd},
+	{27, "Esc", NULL, "cancel the running job (strata screen); back one screen (layers)", V_ALL, k_esc},
+	{KEY_F(10), "F10", "Quit", "quit", V_ALL, k_quit},
+	{'q', "q", NULL, "quit", V_ALL, k_quit},
 };
 #define NBINDINGS (sizeof bindings / sizeof *bindings)
 
-static const char *const not_built[] = {
-	"Not built yet (issue #4 continues):",
-	"  Tab      Layers screen",
-	"  p        compare: pin a run as A",
-	"  F6, F9   sort, export; throughput x accuracy scatter plot",
-	NULL,
-};
+static const char *const view_names[UI_VIEW_COUNT] = {"strata screen", "layers screen", "layer detail", "help"};
 
 /* ---------------------------------------------------------------- drawing */
 
-static void put(int y, int x, int maxw, attr_t a, const char *s)
-{
-	if (maxw <= 0 || y < 0 || y >= LINES)
-		return;
-	attron(a);
-	mvaddnstr(y, x, s, maxw);
-	attroff(a);
-}
-
-
-/* strata columns: printed as `eval` prints them (points, two decimals) */
-typedef struct {
-	const char *head;
-	int width, prio, right; /* prio 0 always shown; higher dropped first */
-	void (*cell)(const cJSON *st, const char *unit, char *b, size_t l);
-} ui_col;
-
-static void c_name(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%s", eng_json_str(st, "name")); }
-static void c_n(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%.0f", eng_json_num(st, "n")); }
-static void c_ref(const cJSON *st, const char *u, char *b, size_t l) { snprintf(b, l, "%.2f%s", eng_json_num(st, "ref") * 100, u); }
-static void c_quant(const cJSON *st, const char *u, char *b, size_t l) { snprintf(b, l, "%.2f%s", eng_json_num(st, "quant") * 100, u); }
-static void c_delta(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%+.2f", eng_json_num(st, "delta") * 100); }
-static void c_flips(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%.0f", eng_json_num(st, "flips")); }
-static void c_verdict(const cJSON *st, const char *u, char *b, size_t l) { (void)u; snprintf(b, l, "%s", eng_json_str(st, "verdict")); }
-
-static void c_ci(const cJSON *st, const char *u, char *b, size_t l)
+int tui_help_lines(const ui_state *u, int y)
 {
 	(void)u;
-	const cJSON *c = eng_json_get(st, "ci95");
-	const cJSON *lo = cJSON_GetArrayItem(c, 0), *hi = cJSON_GetArrayItem(c, 1);
-	if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi))
-		snprintf(b, l, "[%+.2f, %+.2f]", lo->valuedouble * 100, hi->valuedouble * 100);
-	else
-		snprintf(b, l, "-");
-}
-
-static const ui_col cols[] = {
-	{"stratum", 14, 0, 0, c_name},  {"n", 6, 3, 1, c_n},
-	{"ref", 8, 2, 1, c_ref},        {"quant", 8, 0, 1, c_quant},
-	{"delta pt", 9, 0, 1, c_delta}, {"95% CI (pt)", 17, 1, 0, c_ci},
-	{"flips", 6, 4, 1, c_flips},    {"verdict", 12, 0, 0, c_verdict},
-};
-#define NCOLS (int)(sizeof cols / sizeof *cols)
-
-static void draw_recipe(const ui_state *u, int y, int x)
-{
-	put(y, x, PANEL_W, A_BOLD, "Recipe");
-	for (int i = 0; i < NROWS; i++) {
-		char val[64], line[160];
-		rows[i].show(u, val, sizeof val);
-		snprintf(line, sizeof line, "%-12s%-*s", rows[i].label, PANEL_W - 13, val);
-		put(y + 1 + i, x, PANEL_W - 1, i == u->sel ? A_REVERSE : A_NORMAL, line);
-	}
-	put(y + 2 + NROWS, x, PANEL_W, A_DIM, "Up/Down move; Left/Right/Enter");
-	put(y + 3 + NROWS, x, PANEL_W - 1, A_DIM, "change a value (re-runs)");
-}
-
-static attr_t verdict_attr(const ui_state *u, const char *v)
-{
-	if (!u->color)
-		return A_NORMAL;
-	if (strcmp(v, "loss") == 0)
-		return COLOR_PAIR(PAIR_LOSS) | A_BOLD;
-	if (strcmp(v, "gain") == 0)
-		return COLOR_PAIR(PAIR_GAIN) | A_BOLD;
-	return A_DIM;
-}
-
-/* Returns the next free row. */
-static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
-{
-	const cJSON *r = u->result;
-	char desc[512], now_desc[512], line[1300];
-	eng_recipe_describe(&u->shown.recipe, desc, sizeof desc);
-	eng_recipe_describe(&u->recipe, now_desc, sizeof now_desc);
-	snprintf(line, sizeof line, "result of run #%u (seed %llu, %.1f s)%s", u->runs_done,
-		 (unsigned long long)u->shown.seed, u->shown.secs,
-		 strcmp(desc, now_desc) != 0 || u->shown.seed != u->seed ? "  [recipe changed since]" : "");
-	put(y++, x, w, A_BOLD, line);
-	put(y++, x, w, A_NORMAL, desc);
-	y++;
-	int show[NCOLS], used = 0;
-	for (int c = 0; c < NCOLS; c++)
-		show[c] = 0;
-	for (int p = 0; p <= 4; p++)
-		for (int c = 0; c < NCOLS; c++)
-			if (cols[c].prio == p && used + cols[c].width + 1 <= w) {
-				show[c] = 1;
-				used += cols[c].width + 1;
+	tui_put(y++, 0, COLS, A_BOLD, "precis explorer - keys (any key closes this help)");
+	for (int v = 0; v < UI_VIEW_HELP && y < LINES - 1; v++) {
+		tui_put(y++, 0, COLS, A_BOLD, view_names[v]);
+		for (size_t i = 0; i < NBINDINGS && y < LINES - 1; i++) {
+			const ui_binding *b = &bindings[i];
+			if (!b->help || !(b->views & (1u << v)))
+				continue;
+			/* keys that work everywhere are listed once, under the first screen */
+			if (b->views == V_ALL && v != UI_VIEW_MAIN)
+				continue;
+			char line[200];
+			snprintf(line, sizeof line, "  %-6s %s", b->name, b->help);
+			tui_put(y++, 0, COLS, A_NORMAL, line);
+			if (b->key == ':') {
+				size_t n, len = (size_t)snprintf(line, sizeof line, "  %-6s commands:", "");
+				const ui_command *t = ui_cmd_table(&n);
+				for (size_t k = 0; k < n && len < sizeof line; k++)
+					len += (size_t)snprintf(line + len, sizeof line - len, " %s", t[k].name);
+				tui_put(y++, 0, COLS, A_NORMAL, line);
 			}
-	const char *unit = strcmp(eng_json_str(r, "metric"), "ece") != 0 ? "%" : "";
-	int cx = x;
-	for (int c = 0; c < NCOLS; c++)
-		if (show[c]) {
-			snprintf(line, sizeof line, cols[c].right ? "%*s" : "%-*s", cols[c].width, cols[c].head);
-			put(y, cx, cols[c].width, A_BOLD | A_UNDERLINE, line);
-			cx += cols[c].width + 1;
 		}
-	y++;
-	const cJSON *st;
-	cJSON_ArrayForEach(st, eng_json_get(r, "eval.strata"))
-	{
-		if (y >= ymax)
-			break;
-		attr_t a = verdict_attr(u, eng_json_str(st, "verdict"));
-		cx = x;
-		for (int c = 0; c < NCOLS; c++)
-			if (show[c]) {
-				char cell[64];
-				cols[c].cell(st, unit, cell, sizeof cell);
-				snprintf(line, sizeof line, cols[c].right ? "%*s" : "%-*s", cols[c].width, cell);
-				put(y, cx, cols[c].width, a, line);
-				cx += cols[c].width + 1;
-			}
-		y++;
 	}
+	if (y < LINES)
+		tui_put(y++, 0, COLS, A_NORMAL, "  Ctrl-C cancel the running job; a second Ctrl-C quits");
 	return y;
 }
 
-static void draw_throughput(const ui_state *u, int y, int x, int w)
-{
-	const cJSON *r = u->result;
-	char line[512];
-	const char *unit = eng_json_str(r, "throughput.unit");
-	snprintf(line, sizeof line, "throughput: fp32 %.0f %s, quantized %.0f %s, speedup %.2fx",
-		 eng_json_num(r, "throughput.ref"), unit, eng_json_num(r, "throughput.quant"), unit, eng_json_num(r, "throughput.speedup"));
-	put(y, x, w, A_BOLD, line);
-	snprintf(line, sizeof line, "weights %.0f -> %.0f bytes, isa %s, %.0f threads, batch %.0f",
-		 eng_json_num(r, "memory.weight_bytes_ref"), eng_json_num(r, "memory.weight_bytes_quant"), eng_json_str(r, "throughput.isa"),
-		 eng_json_num(r, "throughput.threads"), eng_json_num(r, "throughput.batch"));
-	put(y + 1, x, w, A_NORMAL, line);
-	if (cJSON_IsTrue(eng_json_get(r, "throughput.emulated")))
-		put(y + 2, x, w, u->color ? COLOR_PAIR(PAIR_LOSS) | A_BOLD : A_BOLD,
-		    "EMULATED: some layers run through a conversion path, not native kernels");
-}
-
-static void draw_status(const ui_state *u, int y)
-{
-	int busy, stage;
-	double done;
-	ui_worker_progress(u->w, &busy, &stage, &done);
-	char line[700];
-	move(y, 0);
-	clrtoeol();
-	if (busy) {
-		char bar[32];
-		int n = (int)(done * 20 + 0.5);
-		for (int i = 0; i < 20; i++)
-			bar[i] = i < n ? '#' : '.';
-		bar[20] = 0;
-		snprintf(line, sizeof line, "[%s] %3.0f%% %-10s  Esc cancels", bar, done * 100,
-			 stage >= 0 ? ui_stage_names[stage] : "queued");
-		put(y, 0, COLS, A_NORMAL, line);
-	} else if (u->status[0]) {
-		snprintf(line, sizeof line, "%s%s", u->status_err ? "error: " : "", u->status);
-		put(y, 0, COLS, u->status_err ? (u->color ? COLOR_PAIR(PAIR_ERR) | A_BOLD : A_BOLD) : A_NORMAL, line);
-	} else if (u->result) {
-		snprintf(line, sizeof line, "done run #%u in %.1f s", u->runs_done, u->shown.secs);
-		put(y, 0, COLS, A_NORMAL, line);
-	}
-}
-
-static void draw_fkeys(const ui_state *u, int y)
+void tui_draw_fkeys(const ui_state *u, int y)
 {
 	int x = 0;
 	move(y, 0);
@@ -416,37 +442,12 @@ static void draw_fkeys(const ui_state *u, int y)
 	for (size_t i = 0; i < NBINDINGS; i++) {
 		if (!bindings[i].fkey)
 			continue;
-		put(y, x, COLS - x, A_BOLD, bindings[i].name);
+		tui_put(y, x, COLS - x, A_BOLD, bindings[i].name);
 		x += (int)strlen(bindings[i].name);
-		put(y, x, COLS - x, u->color ? COLOR_PAIR(PAIR_BAR) : A_REVERSE, bindings[i].fkey);
+		tui_put(y, x, COLS - x, u->color ? COLOR_PAIR(PAIR_BAR) : A_REVERSE, bindings[i].fkey);
 		x += (int)strlen(bindings[i].fkey) + 1;
 	}
-	put(y, x + 1, COLS - x - 1, A_DIM, "q quit  ? help");
-}
-
-static void draw_help(void)
-{
-	int y = 0;
-	put(y++, 0, COLS, A_BOLD, "precis explorer - keys (any key closes this help)");
-	y++;
-	for (size_t i = 0; i < NBINDINGS && y < LINES - 1; i++) {
-		if (!bindings[i].help)
-			continue;
-		char line[160];
-		snprintf(line, sizeof line, "  %-8s %s", bindings[i].name, bindings[i].help);
-		put(y++, 0, COLS, A_NORMAL, line);
-		if (bindings[i].key == ':') {
-			size_t n, len = (size_t)snprintf(line, sizeof line, "  %-8s commands:", "");
-			const ui_command *t = ui_cmd_table(&n);
-			for (size_t k = 0; k < n && len < sizeof line; k++)
-				len += (size_t)snprintf(line + len, sizeof line - len, " %s", t[k].name);
-			put(y++, 0, COLS, A_NORMAL, line);
-		}
-	}
-	put(y++, 0, COLS, A_NORMAL, "  Ctrl-C   cancel the running job; a second Ctrl-C quits");
-	y++;
-	for (int i = 0; not_built[i] && y < LINES; i++)
-		put(y++, 0, COLS, i ? A_NORMAL : A_BOLD, not_built[i]);
+	tui_put(y, x + 1, COLS - x - 1, A_DIM, "Tab layers  p pin  : cmd  q quit");
 }
 
 /* ------------------------------------------------------- command line */
@@ -566,7 +567,7 @@ static void cmd_exec(ui_state *u, const char *line)
 	} else if (u->cmd.quit) {
 		u->quit = 1;
 	} else if (strncmp(w, "help", 4) == 0 && (w[4] == 0 || w[4] == ' ' || w[4] == '\t')) {
-		u->help = 1;
+		k_help(u);
 	} else {
 		if (recipe_differs(&u->cmd.recipe, &u->recipe)) {
 			u->recipe = u->cmd.recipe;
@@ -637,7 +638,8 @@ static void cmd_setup(ui_state *u)
 		read_history(u->hist);
 }
 
-static void cmd_open(ui_state *u)
+/* Opens the command line, with `text` already typed when not NULL. */
+static void cmd_open(ui_state *u, const char *text)
 {
 	cmd_setup(u);
 	u->cmdwin = newwin(1, COLS, LINES - 1, 0);
@@ -647,6 +649,8 @@ static void cmd_open(ui_state *u)
 	nodelay(u->cmdwin, TRUE);
 	curs_set(1);
 	rl_callback_handler_install(":", cmd_line);
+	if (text)
+		rl_insert_text(text);
 }
 
 /* Gives the queued bytes to readline; those after a closing Enter go to
@@ -738,54 +742,69 @@ static void cmd_finish(ui_state *u)
 
 static void draw(ui_state *u)
 {
-	erase();
-	if (COLS < MIN_COLS || LINES < MIN_ROWS) {
-		char line[128];
-		snprintf(line, sizeof line, "precis needs %dx%d; this terminal is %dx%d.", MIN_COLS, MIN_ROWS, COLS, LINES);
-		put(0, 0, COLS, A_BOLD, line);
-		put(1, 0, COLS, A_NORMAL, "Enlarge the window, or press q to quit.");
-		cmd_flush(u);
-		return;
-	}
-	if (u->help) {
-		draw_help();
-		cmd_flush(u);
-		return;
-	}
-	char title[256];
-	snprintf(title, sizeof title, "precis %s  model %s (%s)  metric %s", PACKAGE_VERSION,
-		 u->result ? eng_json_str(u->result, "model.name") : (u->opts->sess.model ? u->opts->sess.model : "cnn-fashion"),
-		 u->result ? eng_json_str(u->result, "model.family") : "loading",
-		 u->result ? eng_json_str(u->result, "metric") : "-");
-	put(0, 0, COLS, A_BOLD, title);
-	draw_recipe(u, 2, 0);
-	int x = PANEL_W + 1, w = COLS - x;
-	if (u->result) {
-		int y = draw_strata(u, 2, x, w, LINES - 6);
-		draw_throughput(u, y + 1, x, w);
-	} else
-		put(2, x, w, A_DIM, "no result yet: the first run is on its way");
-	draw_status(u, LINES - 2);
-	draw_fkeys(u, LINES - 1);
+	tui_draw(u);
 	cmd_flush(u);
 }
 
 /* ------------------------------------------------------------------- loop */
+
+/* Statistics (and, once asked for, the full sensitivity) of the shown
+ * recipe, for the layers screens: queued only when the worker is idle and
+ * the screen shows the latest recipe, so it never cancels a run. */
+static int sens_is_full(const cJSON *sens)
+{
+	return eng_json_get(cJSON_GetArrayItem(eng_json_get(sens, "layers"), 0), "delta_alone") != NULL;
+}
+
+static void want_sens(ui_state *u)
+{
+	int busy, stage;
+	double done;
+	ui_worker_progress(u->w, &busy, &stage, &done);
+	int have = u->sens && (!u->sens_full || sens_is_full(u->sens));
+	if (busy || have || !u->result || u->view == UI_VIEW_MAIN || u->runs_done != u->gen_sent)
+		return;
+	ui_worker_submit_kind(u->w, UI_JOB_SENSITIVITY, u->sens_full, &u->shown.recipe, u->shown.seed, u->gen_sent);
+	u->sens_busy = 1;
+}
 
 static void take_outcome(ui_state *u)
 {
 	ui_outcome o;
 	if (!ui_worker_take(u->w, &o))
 		return;
+	if (o.kind == UI_JOB_SENSITIVITY) {
+		u->sens_busy = 0;
+		if (o.result && o.gen == u->runs_done) {
+			cJSON_Delete(u->sens);
+			u->sens = o.result;
+			want_sens(u); /* the full sensitivity, when asked for while this ran */
+		} else {
+			cJSON_Delete(o.result);
+			if (o.gen == u->gen_sent && strcmp(o.err, "cancelled") != 0)
+				set_status(u, 1, "%s", o.err);
+		}
+		return;
+	}
 	if (o.result) {
 		cJSON_Delete(u->result);
 		u->result = o.result;
 		u->shown = o;
 		u->shown.result = NULL;
 		u->runs_done = o.gen;
+		cJSON_Delete(u->sens);
+		u->sens = NULL;
 		ui_cmd_learn(&u->cmd, o.result); /* layer names for completion */
-		if (o.gen == u->gen_sent)
+		cJSON *h = cJSON_Duplicate(o.result, 1);
+		if (h) {
+			cJSON_AddNumberToObject(h, "run", o.gen);
+			if (cJSON_GetArraySize(u->history) >= UI_HISTORY_MAX)
+				cJSON_DeleteItemFromArray(u->history, 0);
+			cJSON_AddItemToArray(u->history, h);
+		}
+		if (o.gen == u->gen_sent && !u->status_err)
 			u->status[0] = 0;
+		want_sens(u);
 	} else if (o.gen == u->gen_sent) {
 		/* errors of superseded jobs ("cancelled" by a newer change) are noise */
 		if (strcmp(o.err, "cancelled") == 0)
@@ -795,10 +814,67 @@ static void take_outcome(ui_state *u)
 	}
 }
 
+/* Writes the view to path in the format its extension names; an existing
+ * file waits for the user's y unless force. */
+static int export_view(ui_state *u, const char *path, int force, char *err, size_t errlen)
+{
+	if (!u->result) {
+		snprintf(err, errlen, "export: no run to export yet");
+		return -1;
+	}
+	eng_report_fmt fmt;
+	if (eng_report_format_parse(path, &fmt, err, errlen))
+		return -1;
+	struct stat st;
+	if (!force && stat(path, &st) == 0) {
+		snprintf(u->confirm, sizeof u->confirm, "%s", path);
+		return 0;
+	}
+	const char *names[1];
+	char layer[64] = "";
+	if (tui_layer_names(u, names, 1) && u->view != UI_VIEW_MAIN) {
+		const char *all[256];
+		int n = tui_layer_names(u, all, 256);
+		if (u->layer_sel < n)
+			snprintf(layer, sizeof layer, "%s", all[u->layer_sel]);
+	}
+	eng_report_in in = {.run = u->result, .pinned = u->pinned, .history = u->history, .sensitivity = u->sens,
+			     .layer = layer[0] ? layer : NULL};
+	if (eng_report_write(&in, fmt, path, force, err, errlen))
+		return -1;
+	snprintf(u->status, sizeof u->status, "wrote %s", path);
+	u->status_err = 0;
+	return 0;
+}
+
+static int cmd_export(ui_cmd_ctx *c, const char *path, int force, char *err, size_t errlen)
+{
+	return export_view(c->user, path, force, err, errlen);
+}
+
+static int cmd_pin(ui_cmd_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	pin(c->user);
+	return 0;
+}
+
 static void on_key(ui_state *u, int ch)
 {
-	if (u->help) {
-		u->help = 0;
+	if (u->confirm[0]) {
+		char err[600], path[4096];
+		snprintf(path, sizeof path, "%s", u->confirm);
+		u->confirm[0] = 0;
+		if (ch == 'y' || ch == 'Y') {
+			if (export_view(u, path, 1, err, sizeof err))
+				set_status(u, 1, "%s", err);
+		} else {
+			set_status(u, 0, "kept %.400s; nothing written", path);
+		}
+		return;
+	}
+	if (u->view == UI_VIEW_HELP) {
+		u->view = u->back;
 		if (ch != 'q' && ch != KEY_F(10))
 			return;
 	}
@@ -806,7 +882,7 @@ static void on_key(ui_state *u, int ch)
 		return; /* the next draw uses the new LINES/COLS */
 	u->ctrlc_armed = 0;
 	for (size_t i = 0; i < NBINDINGS; i++)
-		if (bindings[i].key == ch) {
+		if (bindings[i].key == ch && (bindings[i].views & (1u << u->view))) {
 			bindings[i].fn(u);
 			return;
 		}
@@ -839,12 +915,20 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 	u.seed = o->sess.seed;
 	u.shown.recipe = o->recipe;
 	u.sigint_seen = o->sigint ? *o->sigint : 0;
-	u.w = ui_worker_create(&o->sess, err, errlen);
-	if (!u.w)
+	u.stage_last = UI_STAGE_NONE;
+	u.sort_col = u.lsort_col = -1;
+	u.history = cJSON_CreateArray();
+	u.w = u.history ? ui_worker_create(&o->sess, err, errlen) : NULL;
+	if (!u.w) {
+		cJSON_Delete(u.history);
 		return -1;
+	}
 	ui_cmd_init(&u.cmd, &u.recipe, o->sess.model, NULL, cmd_run, &u);
+	u.cmd.pin = cmd_pin;
+	u.cmd.export = cmd_export;
 
 	setlocale(LC_CTYPE, ""); /* wide characters only; numbers stay in the C locale */
+	u.ascii = strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
 	SCREEN *scr = newterm(NULL, stdout, stdin);
 	if (!scr) {
 		snprintf(err, errlen, "cannot use terminal type '%s'", getenv("TERM") ? getenv("TERM") : "(unset)");
@@ -855,6 +939,17 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
+	/* The command line's window runs with keypad off, which takes the
+	 * terminal out of keypad-transmit mode until the next getch on
+	 * stdscr; arrows typed in between arrive in normal-mode form, so
+	 * both forms are keys. */
+	static const struct {
+		const char *seq;
+		int key;
+	} normal_mode[] = {{"\033[A", KEY_UP},    {"\033[B", KEY_DOWN}, {"\033[C", KEY_RIGHT},
+			   {"\033[D", KEY_LEFT},  {"\033[H", KEY_HOME}, {"\033[F", KEY_END}};
+	for (size_t i = 0; i < sizeof normal_mode / sizeof *normal_mode; i++)
+		define_key(normal_mode[i].seq, normal_mode[i].key);
 	nodelay(stdscr, TRUE);
 	curs_set(0);
 	set_escdelay(25);
@@ -867,6 +962,7 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 		init_pair(PAIR_GAIN, COLOR_GREEN, -1);
 		init_pair(PAIR_BAR, COLOR_BLACK, COLOR_CYAN);
 		init_pair(PAIR_ERR, COLOR_RED, -1);
+		init_pair(PAIR_PIN, COLOR_CYAN, -1);
 	}
 
 	submit(&u);
@@ -895,5 +991,8 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 	delscreen(scr);
 	ui_worker_destroy(u.w);
 	cJSON_Delete(u.result);
+	cJSON_Delete(u.history);
+	cJSON_Delete(u.pinned);
+	cJSON_Delete(u.sens);
 	return 0;
 }

@@ -13,13 +13,18 @@ typedef struct ui_worker ui_worker;
 /* Stage indices published by ui_worker_progress ("load" is the session
  * creation, the others are the engine's stage names). */
 enum { UI_STAGE_NONE = -1, UI_STAGE_LOAD = 0, UI_STAGE_REFERENCE, UI_STAGE_CALIBRATE, UI_STAGE_QUANTIZE,
-       UI_STAGE_EVALUATE, UI_STAGE_BENCHMARK, UI_STAGE_COUNT };
+       UI_STAGE_EVALUATE, UI_STAGE_BENCHMARK, UI_STAGE_STATISTICS, UI_STAGE_SENSITIVITY, UI_STAGE_COUNT };
 extern const char *const ui_stage_names[UI_STAGE_COUNT];
+
+/* What a job computes: a run (eng_session_eval) or the per-layer
+ * sensitivity of a recipe (eng_session_sensitivity). */
+typedef enum { UI_JOB_EVAL, UI_JOB_SENSITIVITY } ui_job_kind;
 
 /* What one finished (or failed, or cancelled) job produced. */
 typedef struct {
 	unsigned gen;      /* the number given to ui_worker_submit */
-	cJSON *result;     /* SPEC §3 object, owned by the taker; NULL on error */
+	ui_job_kind kind;
+	cJSON *result;     /* SPEC §3 (or §5 sensitivity) object, owned by the taker; NULL on error */
 	char err[512];     /* the engine's sentence when result is NULL */
 	eng_recipe recipe; /* the recipe that was run */
 	uint64_t seed;
@@ -42,6 +47,10 @@ void ui_worker_drain(ui_worker *w);
 /* Queues recipe r (copied) as the one job to run next: it replaces a job
  * still pending and cancels the running one.  Cannot fail. */
 void ui_worker_submit(ui_worker *w, const eng_recipe *r, uint64_t seed, unsigned gen);
+/* The same for any kind of job; `full` asks a sensitivity job for the
+ * per-layer deltas as well as the statistics. */
+void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const eng_recipe *r, uint64_t seed,
+			   unsigned gen);
 /* Drops a pending job and cancels the running one.  Returns 1 when
  * something was cancelled, 0 when the worker was idle. */
 int ui_worker_cancel(ui_worker *w);

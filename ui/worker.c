@@ -31,8 +31,8 @@
 
 #include "ui_worker.h"
 
-const char *const ui_stage_names[UI_STAGE_COUNT] = {"load", "reference", "calibrate", "quantize", "evaluate",
-						    "benchmark"};
+const char *const ui_stage_names[UI_STAGE_COUNT] = {"load",     "reference", "calibrate",  "quantize",
+						    "evaluate", "benchmark", "statistics", "sensitivity"};
 
 struct ui_worker {
 	pthread_t thread;
@@ -44,6 +44,8 @@ struct ui_worker {
 	/* under mu */
 	int quit;
 	int have_job;
+	ui_job_kind job_kind;
+	int job_full;
 	eng_recipe job;
 	uint64_t job_seed;
 	unsigned job_gen;
@@ -97,6 +99,8 @@ static void *worker_main(void *arg)
 		if (w->quit)
 			break;
 		eng_recipe r = w->job;
+		ui_job_kind kind = w->job_kind;
+		int full = w->job_full;
 		uint64_t seed = w->job_seed;
 		unsigned gen = w->job_gen;
 		w->have_job = 0;
@@ -117,8 +121,10 @@ static void *worker_main(void *arg)
 			w->s = eng_session_create(&o, err, sizeof err);
 			w->s_seed = seed;
 		}
-		if (w->s)
+		if (w->s && kind == UI_JOB_EVAL)
 			res = eng_session_eval(w->s, &r, on_progress, w, &w->cancel, err, sizeof err);
+		else if (w->s)
+			res = eng_session_sensitivity(w->s, &r, full, on_progress, w, &w->cancel, err, sizeof err);
 		if (!res && !err[0])
 			snprintf(err, sizeof err, "the engine failed without saying why");
 
@@ -127,6 +133,7 @@ static void *worker_main(void *arg)
 			cJSON_Delete(w->outcome.result);
 		w->have_outcome = 1;
 		w->outcome.gen = gen;
+		w->outcome.kind = kind;
 		w->outcome.result = res;
 		snprintf(w->outcome.err, sizeof w->outcome.err, "%s", res ? "" : err);
 		w->outcome.recipe = r;
@@ -205,7 +212,15 @@ void ui_worker_drain(ui_worker *w)
 
 void ui_worker_submit(ui_worker *w, const eng_recipe *r, uint64_t seed, unsigned gen)
 {
+	ui_worker_submit_kind(w, UI_JOB_EVAL, 0, r, seed, gen);
+}
+
+void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const eng_recipe *r, uint64_t seed,
+			   unsigned gen)
+{
 	pthread_mutex_lock(&w->mu);
+	w->job_kind = kind;
+	w->job_full = full;
 	w->job = *r;
 	w->job_seed = seed;
 	w->job_gen = gen;
