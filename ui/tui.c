@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tui.c - the explorer's screen: recipe panel, strata table, throughput,
- * status line with progress, function-key bar and help, and its event loop.
+/* tui.c - the explorer's event loop: keys, the recipe panel's rows, pin
+ * and compare, per-layer overrides, export, the `:` command line, and the
+ * session's history of runs.  Drawing is in tui_draw.c.
  *
- * DESIGN: this file runs on the UI thread only and is the only one that
- * touches curses.  Engine work goes to the worker (worker.c): every recipe
- * change submits a job that replaces a pending one and cancels a stale run.
- * The loop poll()s stdin and the worker's self-pipe with a short timeout,
- * takes any finished outcome, reads keys, and redraws the whole screen
- * (curses sends only the differences).  Three tables drive the screen: the
- * recipe rows (what a row shows and how it cycles), the strata columns (what
- * a column prints and how soon it is dropped on a narrow terminal) and the
- * key bindings (which also generate the help screen and the function-key
- * bar).  Every path out of ui_run passes through endwin().
+ * DESIGN: this file and tui_draw.c run on the UI thread only and are the
+ * only ones that touch curses.  Engine work goes to the worker (worker.c):
+ * every recipe change submits a run that replaces a pending job and
+ * cancels a stale one; the layers screens queue a sensitivity job only when
+ * the worker is idle.  The loop poll()s stdin and the worker's self-pipe
+ * with a short timeout, takes any finished outcome, reads keys, and redraws
+ * the whole screen (curses sends only the differences).  Tables drive the
+ * screen: the recipe rows (what a row shows and how it cycles), the key
+ * bindings (each names the screens it works on, and generates the help
+ * screen and the function-key bar), and in tui_draw.c the table columns.
+ * Every path out of ui_run passes through endwin().
  *
  * `:` opens a one-line command window on the bottom row, driven by GNU
  * readline's callback interface (STYLE.md, "Threads and the UI"): the loop

@@ -4,7 +4,10 @@
  * DESIGN: one worker thread owns the eng_session (created on the worker by
  * the first job, ~0.3 s of loading, then reused so re-runs hit the engine's
  * caches; recreated only when the seed changes, since the seed is a session
- * option).  The UI thread and the worker share `mu`-protected state: the
+ * option).  A job is a run (eng_session_eval) or a sensitivity job
+ * (eng_session_sensitivity) for the layers screens; the UI queues the
+ * latter only when the worker is idle, so it never cancels a run.  The UI
+ * thread and the worker share `mu`-protected state: the
  * pending job (at most one: a newer recipe replaces it, because only the
  * latest matters), the quit flag, and the outcome slot (the latest finished
  * job; an outcome not yet taken is replaced and freed).  `cancel` is the
