@@ -15,6 +15,13 @@
  * Non-finite values are skipped and not counted: one stray inf must not
  * stretch the range, and n must count only what the histograms hold, or
  * every quantile would be shifted by the skipped mass.
+ *
+ * SmoothQuant needs two more things: each input channel's absmax (kept in
+ * pass 1 alongside the range, so it costs no extra pass), and histograms
+ * of the smoothed activations x / s, whose divisors s depend on alpha and
+ * are only known after pass 1.  So pass 2 bins x / s when divisors are
+ * set: an observer smoothed that way belongs to one alpha, and callers
+ * that cache observers key them by it too.
  */
 #include <ctype.h>
 #include <math.h>
@@ -111,6 +118,7 @@ void eng_obs_next_pass(eng_observer *o)
 	if (!(o->lo <= o->hi))
 		o->lo = o->hi = 0;
 	o->pass = 2;
+	o->cpos = 0;
 }
 
 /* The bins of one histogram: ENG_HIST_BINS equal bins over [first, last]. */
@@ -149,6 +157,54 @@ static int bin_of(const bins *b, double v)
 	return k;
 }
 
+void eng_obs_init_chan(eng_observer *o, int nchan, float *store)
+{
+	eng_obs_init(o);
+	if (nchan <= 0 || !store)
+		return;
+	o->nchan = nchan;
+	o->cmin = store;
+	o->cmax = store + nchan;
+	o->sdiv = store + 2 * (size_t)nchan;
+	for (int c = 0; c < nchan; c++)
+		o->cmin[c] = INFINITY, o->cmax[c] = -INFINITY, o->sdiv[c] = 1;
+}
+
+float eng_obs_chan_absmax(const eng_observer *o, int c)
+{
+	if (c < 0 || c >= o->nchan || !(o->cmin[c] <= o->cmax[c]))
+		return 0;
+	return fmaxf(fabsf(o->cmin[c]), fabsf(o->cmax[c]));
+}
+
+int eng_obs_set_divisors(eng_observer *o, const float *s, double alpha)
+{
+	if (o->pass != 2 || o->n > 0 || o->nchan <= 0)
+		return -1;
+	for (int c = 0; c < o->nchan; c++)
+		if (!(s[c] > 0 && isfinite(s[c])))
+			return -1;
+	/* the range of x / s follows exactly from the per-channel extremes
+	 * (s > 0 keeps each channel's order), so no extra pass is needed;
+	 * the division is the one eng_obs_add does, so the histogram's ends
+	 * are the very values it will bin */
+	float lo = INFINITY, hi = -INFINITY;
+	for (int c = 0; c < o->nchan; c++) {
+		if (!(o->cmin[c] <= o->cmax[c]))
+			continue;
+		lo = fminf(lo, o->cmin[c] / s[c]);
+		hi = fmaxf(hi, o->cmax[c] / s[c]);
+	}
+	if (lo <= hi && !(isfinite(lo) && isfinite(hi)))
+		return -1; /* a divisor so small that x / s overflows */
+	memcpy(o->sdiv, s, (size_t)o->nchan * sizeof *s);
+	o->lo = lo <= hi ? lo : 0;
+	o->hi = lo <= hi ? hi : 0;
+	o->smooth = alpha;
+	o->cpos = 0;
+	return 0;
+}
+
 void eng_obs_add(eng_observer *o, const float *x, size_t n)
 {
 	if (o->pass == 1) {
@@ -160,10 +216,40 @@ void eng_obs_add(eng_observer *o, const float *x, size_t n)
 			hi = x[i] > hi ? x[i] : hi;
 		}
 		o->lo = lo, o->hi = hi;
+		if (o->nchan > 0) {
+			/* values arrive channel-fastest; a non-finite one still
+			 * takes its channel's turn */
+			size_t c = o->cpos;
+			for (size_t i = 0; i < n; i++) {
+				if (isfinite(x[i])) {
+					o->cmin[c] = x[i] < o->cmin[c] ? x[i] : o->cmin[c];
+					o->cmax[c] = x[i] > o->cmax[c] ? x[i] : o->cmax[c];
+				}
+				if (++c == (size_t)o->nchan)
+					c = 0;
+			}
+			o->cpos = c;
+		}
 		return;
 	}
 	bins sb = bins_over(o->lo, o->hi), ab = bins_over(0, fmax(fabs(o->lo), fabs(o->hi)));
 	double seen = 0;
+	if (o->smooth > 0) {
+		size_t c = o->cpos;
+		for (size_t i = 0; i < n; i++) {
+			float v = x[i] / o->sdiv[c];
+			if (++c == (size_t)o->nchan)
+				c = 0;
+			if (!isfinite(v))
+				continue;
+			o->hist[bin_of(&sb, v)]++;
+			o->ahist[bin_of(&ab, fabs((double)v))]++;
+			seen++;
+		}
+		o->cpos = c;
+		o->n += seen;
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(x[i]))
 			continue;

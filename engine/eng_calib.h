@@ -30,16 +30,41 @@ void eng_cal_format(const eng_cal_method *m, char *buf, size_t len);
  * over [0, max(|lo|, |hi|)], both with ENG_HIST_BINS bins binned as
  * numpy.histogram bins them.  NaN and +-inf are skipped in both passes.
  * Plain data, owned by the caller (embed it or allocate it); no
- * eng_obs_done is needed. */
+ * eng_obs_done is needed.
+ *
+ * Optionally (eng_obs_init_chan) the observer also keeps each channel's
+ * extremes in pass 1, values arriving channel-fastest (NHWC rows, or the
+ * rows of a linear layer's input), and may then bin x / s[c] instead of x
+ * in pass 2 (SmoothQuant, eng_obs_set_divisors): the histograms then
+ * describe the smoothed tensor the quantizer will see.  That storage is
+ * lent by the caller. */
 typedef struct {
 	float lo, hi; /* finite range seen in pass 1; [0, 0] if none once in pass 2 */
 	double n;     /* finite values in the histograms */
 	double hist[ENG_HIST_BINS], ahist[ENG_HIST_BINS];
 	int pass; /* 1 while gathering the range, 2 while filling histograms */
+	int nchan;          /* channels with statistics; 0: none kept */
+	size_t cpos;        /* channel of the next value added */
+	float *cmin, *cmax; /* nchan each: finite extremes per channel (pass 1); +-inf when none */
+	float *sdiv;        /* nchan: the divisors pass 2 bins with, when smooth > 0 */
+	double smooth;      /* SmoothQuant alpha the divisors came from; 0: pass 2 bins x itself */
 } eng_observer;
 
 /* Empties an observer and starts pass 1.  Cannot fail. */
 void eng_obs_init(eng_observer *o);
+/* The same, also keeping per-channel extremes for nchan channels in
+ * `store` (3 * nchan floats, lent: it must outlive the observer; nchan <= 0
+ * or a NULL store: none kept, as eng_obs_init).  Cannot fail. */
+void eng_obs_init_chan(eng_observer *o, int nchan, float *store);
+/* max(|min|, |max|) of channel c over pass 1; 0 for a channel that saw no
+ * finite value or an observer without channel statistics. */
+float eng_obs_chan_absmax(const eng_observer *o, int c);
+/* SmoothQuant: right after eng_obs_next_pass, before any pass-2 data,
+ * makes pass 2 bin x / s[c] (s: nchan divisors, all finite and > 0, copied)
+ * and sets [lo, hi] to the exact range of x / s, derived from the channel
+ * extremes; records alpha.  0, or -1 (nothing changed) when called at
+ * another time, without channel statistics, or with a bad divisor. */
+int eng_obs_set_divisors(eng_observer *o, const float *s, double alpha);
 /* Adds n values (x may be NULL when n is 0) to the current pass.  In pass
  * 2, finite values outside the pass-1 range count in the end bins.  Cannot
  * fail. */

@@ -45,19 +45,55 @@ typedef struct {
 	int in_u8, out_u8;   /* the int8 pipeline: input arrives as codes / output is requantized */
 	kq_qparams out_q;    /* the next layer's activation parameters, when out_u8 */
 	size_t weight_bytes; /* bytes of the weights as deployed (packed) */
-	double weight_sqnr_db;
+	double weight_sqnr_db; /* of the weights the layer effectively applies (smoothed: Q(W s) / s) against W */
 	size_t weight_clipped;
+	/* SmoothQuant: the input is divided by smooth_s[c] per channel where it
+	 * is quantized (so alo/ahi and act describe x / s) and the weights
+	 * quantized are W with each column multiplied by its channel's s */
+	float *smooth_s;     /* smooth_nchan divisors, owned; NULL: the layer is not smoothed */
+	int smooth_nchan;
+	double smooth_alpha;
+	float smooth_min, smooth_max; /* extremes of smooth_s */
+	float *wsmooth;      /* out_c x k smoothed fp32 weights, owned; NULL when not smoothed */
 } eng_qlayer;
 
 typedef struct eng_qmodel eng_qmodel;
 
 /* Quantizes m by recipe r.  obs: one observer per quantizable layer (its
  * input), after both calibration passes; NULL when no layer needs
- * calibrated activations.  The model must outlive the result.  Weights are
- * packed for the active ISA.  NULL with err on failure. */
+ * calibrated activations.  With r->smooth > 0 every layer not kept in fp32
+ * (--keep) is smoothed and obs is required: made by
+ * eng_qmodel_observers_create and smoothed with the same alpha by
+ * eng_qmodel_observers_smooth between the passes.  The model must outlive
+ * the result.  Weights are packed for the active ISA.  NULL with err on
+ * failure. */
 eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, char *err,
 			      size_t errlen);
 void eng_qmodel_destroy(eng_qmodel *q);
+
+/* SmoothQuant (Xiao et al. 2023), Y = X W^T = (X / s)(W s)^T.  A layer's
+ * input channels are a linear layer's k input features, or a conv's in_c
+ * channels: im2col lays the GEMM columns out as (kh, kw, c), so column j
+ * belongs to channel j % in_c and all kh * kw columns of a channel share
+ * its s.  Cannot fail. */
+int eng_smooth_nchan(const eng_layer *L);
+/* s[c] = xmax[c]^alpha / wmax[c]^(1 - alpha) for the eng_smooth_nchan(L)
+ * channels, with xmax the calibration absmax of the channel's input and
+ * wmax the largest |W| in its columns (over every output row); s[c] = 1
+ * where either is 0 (a channel never active, an all-zero column) or s[c]
+ * would not be finite and positive, and everywhere for alpha <= 0 (off).
+ * Computed in double.  Borrows everything; cannot fail. */
+void eng_smooth_scales(const eng_layer *L, const float *xmax, double alpha, float *s);
+/* Observers for the nq quantizable layers of m, each keeping per-channel
+ * statistics of its input (eng_smooth_nchan channels), in one allocation:
+ * release with free().  Initialised for pass 1.  NULL when out of memory. */
+eng_observer *eng_qmodel_observers_create(const eng_model *m);
+/* Between the two calibration passes (after eng_obs_next_pass on each):
+ * for alpha > 0 derives every layer's s (eng_smooth_scales from the pass-1
+ * channel absmax) and makes its pass 2 observe x / s, so the static ranges
+ * are calibrated on the smoothed activations; alpha <= 0 changes nothing.
+ * 0, or -1 with err (observers without channel statistics). */
+int eng_qmodel_observers_smooth(const eng_model *m, double alpha, eng_observer *obs, char *err, size_t errlen);
 const eng_qlayer *eng_qmodel_layer(const eng_qmodel *q, int i);
 int eng_qmodel_emulated(const eng_qmodel *q);
 size_t eng_qmodel_weight_bytes(const eng_qmodel *q);

@@ -149,7 +149,7 @@ int sess_calib_spec(const eng_session *s, const eng_recipe *r, char set[32], int
  * *x (caller frees) holds *n samples.  0 or -1 with err. */
 int sess_calib_draw(eng_session *s, const eng_recipe *r, float **x, int *n, char *err, size_t errlen);
 /* Observers of recipe r's calibration set, one per quantizable layer, both
- * passes done; cached per (set, n, seed), owned by the session (valid until
+ * passes done; cached per (set, n, seed, smooth alpha), owned by the session (valid until
  * the session is destroyed or SESS_MAX_CALIB other sets were calibrated).
  * NULL with err on failure.  *fresh (may be NULL) says whether it ran. */
 const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile int *cancel, eng_stage_fn progress,

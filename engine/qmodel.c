@@ -11,6 +11,16 @@
  * entirely in fp32 and is the reference the kernels are checked against.
  * A qmodel is immutable once built; each thread runs it through its own
  * eng_qrunner, whose scratch buffers grow on demand.
+ *
+ * SmoothQuant: a smoothed layer keeps W s (column j times the s of its
+ * input channel) and quantizes that as the recipe says, and divides its
+ * input by s per channel right where the input is quantized (before the
+ * static or per-row int8 quantizer, before fp8 rounding, or before the
+ * fp32 GEMM when activations stay fp32), so (x / s)(W s)^T = x W^T up to
+ * rounding.  Its calibrated range was observed on x / s already (the
+ * observer's pass 2 bins the smoothed values).  A smoothed layer never
+ * takes its input as codes from the previous layer (plan_u8): the divide
+ * is per channel, which a per-tensor requantization cannot express.
  */
 #include <math.h>
 #include <stdio.h>
@@ -71,12 +81,146 @@ static double sqnr_db(const float *x, const float *y, size_t n)
 	return e > 0 ? 10 * log10(s / e) : INFINITY;
 }
 
+/* ------------------------------------------------------------ SmoothQuant */
+
+int eng_smooth_nchan(const eng_layer *L)
+{
+	return L->op == ENG_CONV2D ? L->in_c : L->k;
+}
+
+void eng_smooth_scales(const eng_layer *L, const float *xmax, double alpha, float *s)
+{
+	int nc = eng_smooth_nchan(L), k = L->k;
+	for (int c = 0; c < nc; c++)
+		s[c] = 0;
+	/* s holds each channel's weight absmax first; NaN weights are ignored */
+	for (size_t i = 0; i < (size_t)L->out_c; i++)
+		for (int j = 0, c = 0; j < k; j++) {
+			float a = fabsf(L->w[i * k + j]);
+			s[c] = a > s[c] ? a : s[c];
+			if (++c == nc)
+				c = 0;
+		}
+	for (int c = 0; c < nc; c++) {
+		double wm = s[c], xm = xmax[c];
+		float v = 1;
+		if (alpha > 0 && xm > 0 && wm > 0 && isfinite(xm) && isfinite(wm))
+			v = (float)(pow(xm, alpha) / pow(wm, 1 - alpha));
+		/* x / s and W s must both stay finite */
+		s[c] = v > 0 && isfinite(v) && isfinite(1.0f / v) ? v : 1;
+	}
+}
+
+eng_observer *eng_qmodel_observers_create(const eng_model *m)
+{
+	size_t floats = 0;
+	for (int i = 0; i < m->nq; i++)
+		floats += 3 * (size_t)eng_smooth_nchan(eng_model_qlayer(m, i));
+	/* one block, so that whoever caches the observers frees them with free() */
+	eng_observer *obs = malloc((size_t)m->nq * sizeof *obs + floats * sizeof(float));
+	if (!obs)
+		return NULL;
+	float *store = (float *)(obs + m->nq);
+	for (int i = 0; i < m->nq; i++) {
+		int nc = eng_smooth_nchan(eng_model_qlayer(m, i));
+		eng_obs_init_chan(&obs[i], nc, store);
+		store += 3 * (size_t)nc;
+	}
+	return obs;
+}
+
+int eng_qmodel_observers_smooth(const eng_model *m, double alpha, eng_observer *obs, char *err, size_t errlen)
+{
+	if (!(alpha > 0))
+		return 0;
+	int maxc = 1;
+	for (int i = 0; i < m->nq; i++) {
+		int nc = eng_smooth_nchan(eng_model_qlayer(m, i));
+		maxc = nc > maxc ? nc : maxc;
+	}
+	float *xmax = malloc(2 * (size_t)maxc * sizeof *xmax), *sc = xmax + maxc;
+	if (!xmax) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < m->nq; i++) {
+		const eng_layer *L = eng_model_qlayer(m, i);
+		int nc = eng_smooth_nchan(L);
+		if (obs[i].nchan != nc) {
+			snprintf(err, errlen, "--smooth %g: layer %s: the calibration kept no per-channel statistics of its input", alpha,
+				 L->name);
+			free(xmax);
+			return -1;
+		}
+		for (int c = 0; c < nc; c++)
+			xmax[c] = eng_obs_chan_absmax(&obs[i], c);
+		eng_smooth_scales(L, xmax, alpha, sc);
+		if (eng_obs_set_divisors(&obs[i], sc, alpha)) {
+			snprintf(err, errlen, "--smooth %g: layer %s: the smoothed calibration range overflows", alpha, L->name);
+			free(xmax);
+			return -1;
+		}
+	}
+	free(xmax);
+	return 0;
+}
+
+/* x / s per channel, channels fastest (n a multiple of nchan); out may be x. */
+static void smooth_divide(const float *x, float *out, size_t n, const float *s, int nchan)
+{
+	for (size_t i = 0; i < n; i += (size_t)nchan)
+		for (int c = 0; c < nchan; c++)
+			out[i + c] = x[i + c] / s[c];
+}
+
+/* Takes the layer's divisors from its smoothed observer and builds W s. */
+static int smooth_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer *obs, char *err, size_t errlen)
+{
+	const eng_layer *L = ql->L;
+	int nc = eng_smooth_nchan(L), k = L->k;
+	if (!obs || obs->smooth != r->smooth || obs->nchan != nc) {
+		snprintf(err, errlen,
+			 "--smooth %g: layer %s has no calibration statistics smoothed with this alpha "
+			 "(eng_qmodel_observers_create, then eng_qmodel_observers_smooth between the passes)",
+			 r->smooth, L->name);
+		return -1;
+	}
+	ql->smooth_s = malloc((size_t)nc * sizeof *ql->smooth_s);
+	ql->wsmooth = malloc((size_t)L->out_c * k * sizeof *ql->wsmooth);
+	if (!ql->smooth_s || !ql->wsmooth) {
+		snprintf(err, errlen, "layer %s: out of memory", L->name);
+		return -1;
+	}
+	memcpy(ql->smooth_s, obs->sdiv, (size_t)nc * sizeof *ql->smooth_s);
+	ql->smooth_nchan = nc;
+	ql->smooth_alpha = r->smooth;
+	ql->smooth_min = ql->smooth_max = ql->smooth_s[0];
+	for (int c = 1; c < nc; c++) {
+		ql->smooth_min = fminf(ql->smooth_min, ql->smooth_s[c]);
+		ql->smooth_max = fmaxf(ql->smooth_max, ql->smooth_s[c]);
+	}
+	for (size_t i = 0; i < (size_t)L->out_c; i++)
+		for (int j = 0, c = 0; j < k; j++) {
+			ql->wsmooth[i * k + j] = L->w[i * k + j] * ql->smooth_s[c];
+			if (++c == nc)
+				c = 0;
+		}
+	return 0;
+}
+
+/* The weights the layer quantizes: W, or W s when smoothed. */
+static const float *layer_w(const eng_qlayer *ql)
+{
+	return ql->wsmooth ? ql->wsmooth : ql->L->w;
+}
+
 /* Integer weights: parameters per slice (minmax, or mse-clipped), values,
  * fake-quant copy.  Returns 0 or -1. */
 static int quantize_int_weights(eng_qlayer *ql, const eng_recipe *r, int8_t *q, kq_qparams **pout, kq_qspec *sp,
 				char *err, size_t errlen)
 {
 	const eng_layer *L = ql->L;
+	const float *W = layer_w(ql);
 	int n = L->out_c, k = L->k;
 	kq_qspec spec = {ql->wfmt == KQ_FMT_I8 ? 8 : 4, r->weight_symmetric, 0, r->gran, r->group};
 	size_t np = kq_qspec_nparams(&spec, n, k);
@@ -87,14 +231,14 @@ static int quantize_int_weights(eng_qlayer *ql, const eng_recipe *r, int8_t *q, 
 		snprintf(err, errlen, "layer %s: out of memory", L->name);
 		return -1;
 	}
-	st = kq_qparams_minmax(L->w, n, k, &spec, p);
+	st = kq_qparams_minmax(W, n, k, &spec, p);
 	if (!st && r->calib.kind == ENG_CAL_MSE) {
 		/* mse applies to weights too: clip each slice where that lowers its error */
 		int slice_len = spec.gran == KQ_GRAN_TENSOR ? n * k : spec.gran == KQ_GRAN_CHANNEL ? k : spec.group;
 		int per_row = spec.gran == KQ_GRAN_TENSOR ? 1 : spec.gran == KQ_GRAN_CHANNEL ? 1 : (k + spec.group - 1) / spec.group;
 		for (size_t i = 0; i < np && !st; i++) {
 			int row = spec.gran == KQ_GRAN_TENSOR ? 0 : (int)(i / per_row), g = (int)(i % per_row);
-			const float *x = L->w + (size_t)row * k + (size_t)g * (spec.gran == KQ_GRAN_GROUP ? spec.group : 0);
+			const float *x = W + (size_t)row * k + (size_t)g * (spec.gran == KQ_GRAN_GROUP ? spec.group : 0);
 			int len = spec.gran == KQ_GRAN_GROUP && (g + 1) * spec.group > k ? k - g * spec.group : slice_len;
 			float lo = 0, hi = 0;
 			for (int j = 0; j < len; j++)
@@ -104,7 +248,7 @@ static int quantize_int_weights(eng_qlayer *ql, const eng_recipe *r, int8_t *q, 
 		}
 	}
 	if (!st)
-		st = kq_quantize(L->w, n, k, &spec, p, q, &ql->weight_clipped);
+		st = kq_quantize(W, n, k, &spec, p, q, &ql->weight_clipped);
 	if (!st)
 		st = kq_dequantize(q, n, k, &spec, p, ql->wfq);
 	if (st) {
@@ -134,6 +278,11 @@ static int prepare_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer
 	ql->afmt = ql->keep ? KQ_FMT_F32 : r->acts;
 	ql->token = r->act_token;
 	ql->act_symmetric = r->act_symmetric;
+	/* kept layers stay exactly fp32; every other layer is smoothed, also one
+	 * whose weights an override leaves fp32 (they absorb s for free) */
+	if (r->smooth > 0 && !ql->keep && smooth_layer(ql, r, obs, err, errlen))
+		return -1;
+	const float *W = layer_w(ql);
 	ql->wfq = malloc((size_t)n * k * sizeof *ql->wfq);
 	if (!ql->wfq) {
 		snprintf(err, errlen, "layer %s: out of memory", L->name);
@@ -167,7 +316,7 @@ static int prepare_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer
 	/* weights */
 	int st = 0;
 	if (ql->wfmt == KQ_FMT_F32) {
-		memcpy(ql->wfq, L->w, (size_t)n * k * sizeof *ql->wfq);
+		memcpy(ql->wfq, W, (size_t)n * k * sizeof *ql->wfq);
 		ql->wpath = ENG_W_F32;
 		ql->weight_bytes = (size_t)n * k * 4;
 	} else if (is_int(ql->wfmt)) {
@@ -241,22 +390,22 @@ static int prepare_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer
 		}
 		float tmax = 0;
 		for (size_t i = 0; i < (size_t)n * k; i++)
-			tmax = fmaxf(tmax, fabsf(L->w[i]));
+			tmax = fmaxf(tmax, fabsf(W[i]));
 		for (int i = 0; i < n; i++)
 			for (int g = 0; g < ng; g++) {
 				int j0 = group_gran ? g * r->group : 0, j1 = group_gran && j0 + r->group < k ? j0 + r->group : k;
 				float amax = 0;
 				for (int j = j0; j < j1; j++)
-					amax = fmaxf(amax, fabsf(L->w[(size_t)i * k + j]));
+					amax = fmaxf(amax, fabsf(W[(size_t)i * k + j]));
 				if (r->gran == KQ_GRAN_TENSOR)
 					amax = tmax;
 				float s = fp8 && amax > 0 ? amax / fi->max_finite : 1.0f;
 				scale[(size_t)i * ng + g] = s;
 				for (int j = j0; j < j1; j++)
-					ql->wfq[(size_t)i * k + j] = fi->decode(fi->encode(L->w[(size_t)i * k + j] / s)) * s;
+					ql->wfq[(size_t)i * k + j] = fi->decode(fi->encode(W[(size_t)i * k + j] / s)) * s;
 			}
 		if (!group_gran) {
-			ql->wf = kq_fw_pack(ql->wfmt, L->w, n, k, scale, L->b, KQ_ISA_AUTO);
+			ql->wf = kq_fw_pack(ql->wfmt, W, n, k, scale, L->b, KQ_ISA_AUTO);
 			ql->wpath = ENG_W_FW;
 			if (!ql->wf) {
 				free(scale);
@@ -270,7 +419,23 @@ static int prepare_layer(eng_qlayer *ql, const eng_recipe *r, const eng_observer
 		}
 		free(scale);
 	}
-	ql->weight_sqnr_db = sqnr_db(L->w, ql->wfq, (size_t)n * k);
+	if (ql->smooth_s) {
+		/* the layer applies Q(W s) / s to x: that is what to compare with W */
+		float *eff = malloc((size_t)n * k * sizeof *eff);
+		if (!eff) {
+			snprintf(err, errlen, "layer %s: out of memory", L->name);
+			return -1;
+		}
+		for (size_t i = 0; i < (size_t)n; i++)
+			for (int j = 0, c = 0; j < k; j++) {
+				eff[i * k + j] = ql->wfq[i * k + j] / ql->smooth_s[c];
+				if (++c == ql->smooth_nchan)
+					c = 0;
+			}
+		ql->weight_sqnr_db = sqnr_db(L->w, eff, (size_t)n * k);
+		free(eff);
+	} else
+		ql->weight_sqnr_db = sqnr_db(L->w, ql->wfq, (size_t)n * k);
 
 	/* activation path, given the weight path */
 	if (ql->afmt == KQ_FMT_F32)
@@ -301,7 +466,11 @@ static int static_s8_input(const eng_qlayer *ql)
  * and flatten, the first requantizes its output straight to the second's
  * activation codes (kq_gemm_s8_u8) and the codes flow through the pooling:
  * the same values as quantizing the fp32 tensor later, since quantization
- * is monotonic, without the fp32 round trip. */
+ * is monotonic, without the fp32 round trip.  Two quantizable layers back
+ * to back in `layers` are not taken as such an edge: the sequence families
+ * list their linear layers that way, with LayerNorm, attention or gates
+ * between them that the list does not show (eng_seq.h), and those need
+ * fp32 outputs. */
 static void plan_u8(eng_qmodel *qm)
 {
 	const eng_model *m = qm->m;
@@ -314,10 +483,10 @@ static void plan_u8(eng_qmodel *qm)
 		while (j < m->nlayers && (m->layers[j].op == ENG_RELU || m->layers[j].op == ENG_MAXPOOL2D ||
 					  m->layers[j].op == ENG_FLATTEN))
 			j++;
-		if (j == m->nlayers || m->layers[j].qindex < 0 || a->wpath != ENG_W_S8 || !static_s8_input(a))
+		if (j == i + 1 || j == m->nlayers || m->layers[j].qindex < 0 || a->wpath != ENG_W_S8 || !static_s8_input(a))
 			continue;
 		eng_qlayer *b = &qm->q[m->layers[j].qindex];
-		if (!static_s8_input(b))
+		if (!static_s8_input(b) || b->smooth_s)
 			continue;
 		a->out_u8 = 1;
 		a->out_q = b->act;
@@ -328,10 +497,6 @@ static void plan_u8(eng_qmodel *qm)
 eng_qmodel *eng_qmodel_create(const eng_model *m, const eng_recipe *r, const eng_observer *obs, char *err,
 			      size_t errlen)
 {
-	if (r->smooth != 0) {
-		snprintf(err, errlen, "--smooth: SmoothQuant is not built yet for the %s family (use 0)", m->family);
-		return NULL;
-	}
 	for (int i = 0; i < r->noverrides; i++) {
 		int found = 0;
 		for (int j = 0; j < m->nq; j++)
@@ -377,7 +542,7 @@ void eng_qmodel_destroy(eng_qmodel *qm)
 		kq_s8w_destroy(ql->w8);
 		kq_q4w_destroy(ql->w4);
 		kq_fw_destroy(ql->wf);
-		free(ql->wfq), free(ql->wscale), free(ql->wsum);
+		free(ql->wfq), free(ql->wscale), free(ql->wsum), free(ql->smooth_s), free(ql->wsmooth);
 	}
 	free(qm->q);
 	free(qm);
@@ -481,7 +646,14 @@ static int run_layer(eng_qrunner *qm, int fake, const eng_layer *L, int batch, c
 			    (needs_col(L) && grow((void **)&qm->ucol, &qm->ucolcap, col_n)))
 				goto oom;
 			if (!ql->in_u8) {
-				st = kq_quantize(x, 1, (int)in_n, &as, &ql->act, qm->ubuf, NULL);
+				const float *src = x;
+				if (ql->smooth_s) {
+					if (grow((void **)&qm->fbuf, &qm->fcap, in_n * 4))
+						goto oom;
+					smooth_divide(x, qm->fbuf, in_n, ql->smooth_s, ql->smooth_nchan);
+					src = qm->fbuf;
+				}
+				st = kq_quantize(src, 1, (int)in_n, &as, &ql->act, qm->ubuf, NULL);
 				a = qm->ubuf;
 			}
 			if (!st && needs_col(L)) {
@@ -502,6 +674,16 @@ static int run_layer(eng_qrunner *qm, int fake, const eng_layer *L, int batch, c
 				const float zero = 0;
 				eng_im2col(L, batch, x, ws, sizeof(float), &zero);
 				a = ws;
+			}
+			if (ql->smooth_s) {
+				/* the im2col scratch is ours to overwrite; the input is not */
+				float *d = ws;
+				if (a == x && grow((void **)&qm->fbuf, &qm->fcap, col_n * 4))
+					goto oom;
+				if (a == x)
+					d = qm->fbuf;
+				smooth_divide(a, d, col_n, ql->smooth_s, ql->smooth_nchan);
+				a = d;
 			}
 			if (grow((void **)&qm->ucol, &qm->ucolcap, col_n) || grow((void **)&qm->ibuf, &qm->icap, (size_t)rows * n * 4) ||
 			    grow((void **)&qm->rscale, &qm->rcap, (size_t)rows * 4) || grow((void **)&qm->rzp, &qm->rzcap, (size_t)rows * 4))
@@ -530,6 +712,12 @@ static int run_layer(eng_qrunner *qm, int fake, const eng_layer *L, int batch, c
 		a = ws;
 	}
 	int fq_acts = fake ? ql->afmt != KQ_FMT_F32 : ql->apath == ENG_A_FAKE_S8 || ql->apath == ENG_A_FAKE_FP8;
+	if (ql->smooth_s) {
+		if (grow((void **)&qm->fbuf, &qm->fcap, col_n * 4))
+			goto oom;
+		smooth_divide(a, qm->fbuf, col_n, ql->smooth_s, ql->smooth_nchan);
+		a = qm->fbuf;
+	}
 	if (fq_acts) {
 		if (grow((void **)&qm->fbuf, &qm->fcap, col_n * 4))
 			goto oom;
@@ -547,7 +735,7 @@ static int run_layer(eng_qrunner *qm, int fake, const eng_layer *L, int batch, c
 			st = kq_gemm_fw_f32(qm->ctx, rows, a, k, ql->wf, y, n);
 			break;
 		case ENG_W_F32:
-			st = kq_sgemm_f32(qm->ctx, rows, n, k, a, k, L->w, k, L->b, y, n);
+			st = kq_sgemm_f32(qm->ctx, rows, n, k, a, k, layer_w(ql), k, L->b, y, n);
 			break;
 		default: /* ENG_W_DQ and int8 weights under fp activations */
 			st = kq_sgemm_f32(qm->ctx, rows, n, k, a, k, ql->wfq, k, L->b, y, n);

@@ -2,6 +2,7 @@
 /* recipe.c - recipe defaults, the option table, recipe JSON (SPEC §4). */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,9 +140,10 @@ static int set_calib_set(eng_recipe *r, const char *v, char *err, size_t errlen)
 
 static int set_smooth(eng_recipe *r, const char *v, char *err, size_t errlen)
 {
-	char *end;
-	double a = strtod(v, &end);
-	if (!*v || *end || !(a >= 0 && a <= 1)) {
+	/* strtod alone would also take leading blanks, hex, "inf" and "nan" */
+	char *end = NULL;
+	double a = isdigit((unsigned char)*v) || (*v == '.' && isdigit((unsigned char)v[1])) ? strtod(v, &end) : NAN;
+	if (!end || *end || strpbrk(v, "xX") || !(a >= 0 && a <= 1)) {
 		snprintf(err, errlen, "--smooth: '%s' is not a number in [0, 1]", v);
 		return -1;
 	}

@@ -514,7 +514,7 @@ static int observe_layer(void *user, const eng_layer *L, int batch, const float 
 
 int sess_needs_calibration(const eng_recipe *r)
 {
-	return r->acts != KQ_FMT_F32 && !(r->acts == KQ_FMT_I8 && r->act_token);
+	return (r->acts != KQ_FMT_F32 && !(r->acts == KQ_FMT_I8 && r->act_token)) || r->smooth > 0;
 }
 
 int sess_calib_spec(const eng_session *s, const eng_recipe *r, char set[32], int *n, char *err, size_t errlen)
@@ -554,14 +554,15 @@ const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile
 	if (sess_calib_spec(s, r, set, &n, err, errlen))
 		return NULL;
 	for (int i = 0; i < s->ncalib; i++)
-		if (!strcmp(s->calib[i].set, set) && s->calib[i].n == n && s->calib[i].seed == s->seed)
+		if (!strcmp(s->calib[i].set, set) && s->calib[i].n == n && s->calib[i].seed == s->seed &&
+		    s->calib[i].obs[0].smooth == (r->smooth > 0 ? r->smooth : 0))
 			return s->calib[i].obs;
 	float *x = NULL;
 	if (s->fam->calib_draw(s, set, n, s->seed, &x, err, errlen))
 		return NULL;
 	if (fresh)
 		*fresh = 1;
-	eng_observer *obs = malloc((size_t)s->m->nq * sizeof *obs);
+	eng_observer *obs = eng_qmodel_observers_create(s->m); /* one block: free() */
 	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
 	float *logits = malloc((size_t)SESS_BATCH * nc * sizeof *logits);
 	if (!obs || !logits || ensure_ws(s, SESS_BATCH)) {
@@ -569,8 +570,6 @@ const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	for (int i = 0; i < s->m->nq; i++)
-		eng_obs_init(&obs[i]);
 	/* one thread: a multi-threaded OpenBLAS call here would leave its workers
 	 * spinning (sched_yield) through the parallel passes that follow */
 	obs_state os = {obs, s->lanes[0].ctx1};
@@ -589,6 +588,10 @@ const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile
 		}
 		for (int i = 0; pass == 1 && i < s->m->nq; i++)
 			eng_obs_next_pass(&obs[i]);
+		if (pass == 1 && eng_qmodel_observers_smooth(s->m, r->smooth, obs, err, errlen)) {
+			free(obs), free(logits), free(x);
+			return NULL;
+		}
 	}
 	free(logits), free(x);
 	if (s->ncalib == SESS_MAX_CALIB) {
@@ -850,6 +853,12 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 			cJSON *ar = cJSON_AddArrayToObject(l, "act_range");
 			cJSON_AddItemToArray(ar, cJSON_CreateNumber(ql->alo));
 			cJSON_AddItemToArray(ar, cJSON_CreateNumber(ql->ahi));
+		}
+		if (ql->smooth_s) {
+			cJSON *sm = cJSON_AddObjectToObject(l, "smooth");
+			cJSON_AddNumberToObject(sm, "alpha", ql->smooth_alpha);
+			cJSON_AddNumberToObject(sm, "max_scale", ql->smooth_max);
+			cJSON_AddNumberToObject(sm, "min_scale", ql->smooth_min);
 		}
 		cJSON_AddItemToArray(layers, l);
 	}

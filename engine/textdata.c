@@ -169,13 +169,17 @@ typedef int (*line_fn)(void *user, const unsigned char *w, size_t n, uint64_t h)
 
 static int for_each_eligible(const unsigned char *buf, size_t len, line_fn fn, void *user)
 {
-	unsigned char tmp[2 * 4096];
+	unsigned char tmp[2 * (ENG_WORD_MAX_BYTES + 1)];
 	size_t p = 0;
 	while (p < len) {
 		const unsigned char *nl = memchr(buf + p, '\n', len - p);
 		size_t q = nl ? (size_t)(nl - buf) : len, n = q - p;
-		/* a line longer than 4096 bytes can never be an eligible word */
-		if (n > 0 && n <= 4096) {
+		/* Shortcuts that decide as eligible() on the converted line would:
+		 * conversion never shortens a line nor moves a byte to the front,
+		 * and keeps ASCII bytes, so a line of more than 30 bytes (after its
+		 * CR) or with a bad ASCII byte is out before converting. */
+		size_t nn = n && buf[q - 1] == '\r' ? n - 1 : n;
+		if (n > 0 && nn <= ENG_WORD_MAX_BYTES && eligible(buf + p, nn)) {
 			size_t m = normalise_line(buf + p, n, tmp);
 			if (eligible(tmp, m) && fn(user, tmp, m, eng_fnv1a64(tmp, m)))
 				return -1;
@@ -195,11 +199,22 @@ typedef struct {
 	int n, cap;
 	int32_t *slot; /* index + 1, 0 empty */
 	size_t nslot;  /* power of two */
+	uint64_t *seen; /* bit (h >> 42) set for every word: most of the 7 million
+			 * lookups of the owners pass stop at this 512 KB filter */
 } wordset;
+
+#define SEEN_WORDS ((size_t)1 << 16) /* 2^22 bits */
 
 static int ws_find(const wordset *s, const unsigned char *w, size_t n, uint64_t h)
 {
 	size_t mask = s->nslot - 1;
+	if (!(s->seen[h >> 48] >> (h >> 42 & 63) & 1)) {
+		/* absent; the caller may still want the empty slot (ws_add) */
+		size_t i = (size_t)(h ^ h >> 29) & mask;
+		while (s->slot[i])
+			i = (i + 1) & mask;
+		return -(int)i - 1;
+	}
 	for (size_t i = (size_t)(h ^ h >> 29) & mask;; i = (i + 1) & mask) {
 		int32_t k = s->slot[i];
 		if (!k)
@@ -231,6 +246,8 @@ static int ws_grow_index(wordset *s)
 /* Adds a word known to be absent.  0, or -1 when out of memory. */
 static int ws_add(wordset *s, const unsigned char *w, size_t n, uint64_t h, int lang)
 {
+	if (!s->seen && !(s->seen = calloc(SEEN_WORDS, sizeof *s->seen)))
+		return -1;
 	if ((size_t)(s->n + 1) * 2 > s->nslot && ws_grow_index(s))
 		return -1;
 	if (s->n + 1 >= s->cap) {
@@ -269,12 +286,13 @@ static int ws_add(wordset *s, const unsigned char *w, size_t n, uint64_t h, int 
 	s->owners[k] = 0;
 	s->hash[k] = h;
 	s->slot[-at - 1] = k + 1;
+	s->seen[h >> 48] |= UINT64_C(1) << (h >> 42 & 63);
 	return 0;
 }
 
 static void ws_free(wordset *s)
 {
-	free(s->bytes), free(s->off), free(s->lang), free(s->owners), free(s->hash), free(s->slot);
+	free(s->bytes), free(s->off), free(s->lang), free(s->owners), free(s->hash), free(s->slot), free(s->seen);
 }
 
 typedef struct {

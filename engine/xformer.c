@@ -133,10 +133,17 @@ static int f32_qk(void *user, int layer, int nq, int nk, int dh, const float *q,
 		for (int i = 0; i < nq; i++)
 			for (int j = 0; j < nk; j++) {
 				const float *a = q + (size_t)i * ldq, *b = k + (size_t)j * ldk;
-				float acc = 0;
-				for (int t = 0; t < dh; t++)
-					acc += a[t] * b[t];
-				s[(size_t)i * lds + j] = acc;
+				/* eight partial sums so the compiler can use vector lanes */
+				float acc[8] = {0}, sum = 0;
+				int t = 0;
+				for (; t + 8 <= dh; t += 8)
+					for (int u = 0; u < 8; u++)
+						acc[u] += a[t + u] * b[t + u];
+				for (; t < dh; t++)
+					sum += a[t] * b[t];
+				for (int u = 0; u < 8; u++)
+					sum += acc[u];
+				s[(size_t)i * lds + j] = sum;
 			}
 		return 0;
 	}
@@ -199,7 +206,7 @@ eng_kv *eng_kv_create(const eng_seq_model *m, int slots, int capacity, char *err
 		return NULL;
 	}
 	if (slots < 1 || capacity < 1 || capacity > m->context) {
-		snprintf(err, errlen, "KV cache: %d slots of %d tokens (needs >= 1 slot and 1..%d tokens, the context)", slots,
+		snprintf(err, errlen, "KV cache of %d slot(s) x %d tokens: needs at least one slot and 1..%d tokens (the context)", slots,
 			 capacity, m->context);
 		return NULL;
 	}

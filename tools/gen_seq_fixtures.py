@@ -161,14 +161,15 @@ def main():
             stats = {}
 
             def hook(mod, inp, _out, key=None):
-                stats.setdefault(key, []).append(inp[0].detach().reshape(-1).abs())
+                x = inp[0].detach()
+                stats.setdefault(key, []).append(x.reshape(-1, x.shape[-1]).abs())
 
             hs = [mod.register_forward_hook(lambda mod, i, o, k=n: hook(mod, i, o, k))
                   for n, mod in m.named_modules() if isinstance(mod, torch.nn.Linear)]
             with torch.no_grad():
-                if name.startswith("encoder"):
-                    for i in range(0, len(test_words), 500):
-                        m(*train_encoder.batchify(test_words[i:i + 500]))
+                if name.startswith("encoder"):  # words of one length per batch: no padding rows
+                    for n in sorted(set(len(w) for w in test_words)):
+                        m(*train_encoder.batchify([w for w in test_words if len(w) == n]))
                 else:
                     for i in range(0, 32 * 256, 256):
                         m(torch.tensor([list(dec_text[i:i + 256])]))
@@ -176,9 +177,12 @@ def main():
                 h.remove()
             print(name)
             for k, v in stats.items():
-                a = torch.cat(v).numpy()
+                rows = torch.cat(v)
+                a = rows.reshape(-1).numpy()
                 p = float(np.quantile(a, 0.999))
-                print(f"  {k:24s} absmax {a.max():9.3f}  p99.9 {p:8.3f}  ratio {a.max() / p:7.2f}")
+                ch = rows.max(0).values
+                print(f"  {k:24s} absmax {a.max():9.3f}  p99.9 {p:8.3f}  ratio {a.max() / p:6.2f}  "
+                      f"max/median channel absmax {float(ch.max() / ch.median()):6.2f}")
 
 
 if __name__ == "__main__":
