@@ -45,7 +45,7 @@ eval_all_quant() { # eval_all_quant OPTIONS...: precis eval --json's all/quant a
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f%%" % (d["eval"]["strata"][0]["quant"] * 100))' "$tmp/eval.json"
 }
 
-echo "1..44"
+echo "1..46"
 # the command line's history goes to $XDG_STATE_HOME/precis/history; the
 # shell around precis records the terminal modes after it exits
 stty -a </dev/null >/dev/null 2>&1
@@ -229,6 +229,21 @@ ok "at 60x20 the screen says it needs 80x24" $?
 tm resize-window -t precis -x 120 -y 40
 wait_for ' all +10000 ' 5
 ok "back at 120x40 the table returns" $?
+
+# the model row switches family (the next model in `precis models`)
+next_model=$("$precis" models --json | python3 -c 'import json,sys; m=[x["name"] for x in json.load(sys.stdin)]; print(m[(m.index("cnn-fashion")+1) % len(m)] if len(m) > 1 else "")')
+if [ -n "$next_model" ]; then
+	tm send-keys -t precis Home Right
+	wait_for "model $next_model" 60 && wait_for 'done run #1[0-9]' 120
+	ok "the model row switches to $next_model and runs it" $?
+	tm send-keys -t precis Left
+	wait_for 'model cnn-fashion \(cnn\)' 60 && wait_for ' shirt +1000 ' 120
+	ok "... and back to cnn-fashion" $?
+else
+	echo "ok $((n + 1)) # SKIP only one model is listed"
+	echo "ok $((n + 2)) # SKIP only one model is listed"
+	n=$((n + 2))
+fi
 
 tm send-keys -t precis F1
 wait_for 'layers screen' 5 && grep -q 'pin the run' "$tmp/screen"

@@ -331,9 +331,15 @@ void ui_cmd_init(ui_cmd_ctx *c, const eng_recipe *r, const char *model, FILE *f,
 	c->out = f;
 	c->run = run;
 	c->user = user;
+	ui_cmd_set_model(c, model);
+}
+
+void ui_cmd_set_model(ui_cmd_ctx *c, const char *model)
+{
 	char e[256];
 	cJSON *models = eng_models_json(e, sizeof e);
 	const cJSON *m;
+	c->ncalib_sets = c->nlayers = 0;
 	if (!model)
 		model = "cnn-fashion";
 	cJSON_ArrayForEach(m, models)

@@ -75,6 +75,10 @@ const ui_command *ui_cmd_table(size_t *n);
 void ui_cmd_init(ui_cmd_ctx *c, const eng_recipe *r, const char *model, FILE *f,
 		 int (*run)(ui_cmd_ctx *, char *, size_t), void *user);
 
+/* Forgets the layer names and looks up the calibration sets of `model`
+ * (NULL = cnn-fashion) among the shipped models.  Cannot fail. */
+void ui_cmd_set_model(ui_cmd_ctx *c, const char *model);
+
 /* Remembers the layer names of a SPEC §3 result (borrowed) for completion. */
 void ui_cmd_learn(ui_cmd_ctx *c, const cJSON *result);
 

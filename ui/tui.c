@@ -53,11 +53,17 @@
 
 typedef struct {
 	const char *label;
-	const char *const *values; /* the cycle; NULL: numeric (seed) */
+	const char *const *values; /* the cycle, or NULL: */
+	/* the cycle computed from the state (model names, calibration sets) */
+	int (*list)(const ui_state *, const char **vals, int max);
 	void (*show)(const ui_state *, char *, size_t);
 	/* applies value v to a copy of the recipe; 0 or -1 with err */
 	int (*apply)(eng_recipe *, const char *v, char *err, size_t errlen);
 	const char *opt; /* eng_recipe_set key when apply is NULL */
+	/* a row that is not a recipe option (model, seed) steps itself */
+	void (*step)(ui_state *, int dir);
+	/* NULL: always shown; else shown when it says so (KV: decoders only) */
+	int (*visible)(const ui_state *);
 } ui_row;
 
 static const char *const v_weights[] = {"fp32", "bf16", "fp16", "fp8-e4m3", "fp8-e5m2", "int8", "int4", NULL};
@@ -67,7 +73,8 @@ static const char *const v_gran[] = {"tensor", "channel", "group:32", "group:64"
 static const char *const v_agran[] = {"tensor", "token", NULL};
 static const char *const v_calib[] = {"minmax", "percentile:99", "percentile:99.9", "percentile:99.99",
 				      "percentile:99.999", "entropy", "mse", NULL};
-static const char *const v_cset[] = {"representative", "small", "mismatched", "shifted", NULL};
+static const char *const v_smooth[] = {"0", "0.25", "0.5", "0.75", "1", NULL};
+static const char *const v_kv[] = {"fp32", "int8", "int4", "fp8-e4m3", NULL};
 static const char *const v_csize[] = {"16", "64", "128", "256", "512", "1024", "2048", NULL};
 
 static void show_weights(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%s", kq_fmt_get(u->recipe.weights)->name); }
@@ -79,6 +86,81 @@ static void show_calib(const ui_state *u, char *b, size_t l) { eng_cal_format(&u
 static void show_cset(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%s", u->recipe.calib_set); }
 static void show_csize(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%d", u->recipe.calib_n); }
 static void show_seed(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%llu", (unsigned long long)u->seed); }
+static void show_model(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%s", u->model); }
+static void show_smooth(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%g", u->recipe.smooth); }
+static void show_kv(const ui_state *u, char *b, size_t l) { snprintf(b, l, "%s", kq_fmt_get(u->recipe.kv)->name); }
+static int is_decoder(const ui_state *u) { return strcmp(u->family, "decoder") == 0; }
+
+static int list_csets(const ui_state *u, const char **v, int max)
+{
+	int n = 0;
+	for (int i = 0; i < u->cmd.ncalib_sets && n < max; i++)
+		v[n++] = u->cmd.calib_sets[i];
+	return n;
+}
+
+static int list_models(const ui_state *u, const char **v, int max)
+{
+	int n = 0;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, u->models)
+	if (n < max)
+		v[n++] = eng_json_str(m, "name");
+	return n;
+}
+
+static void submit(ui_state *u);
+
+static void step_seed(ui_state *u, int dir)
+{
+	if (dir < 0 && u->seed == 0)
+		return;
+	u->seed = dir > 0 ? u->seed + 1 : u->seed - 1;
+	if (u->seed > 2147483647u)
+		u->seed = 2147483647u;
+	submit(u);
+}
+
+/* The model's family and calibration sets, from `precis models`. */
+static void model_learn(ui_state *u)
+{
+	const cJSON *m;
+	snprintf(u->family, sizeof u->family, "?");
+	cJSON_ArrayForEach(m, u->models)
+	if (strcmp(eng_json_str(m, "name"), u->model) == 0 || strcmp(eng_json_str(m, "path"), u->model) == 0)
+		snprintf(u->family, sizeof u->family, "%s", eng_json_str(m, "family"));
+	ui_cmd_set_model(&u->cmd, u->model);
+}
+
+/* Another model: a new session on the worker, so the session's history,
+ * pin and per-layer overrides (other layer names) start afresh, and a
+ * calibration set the new model lacks falls back to representative. */
+static void step_model(ui_state *u, int dir)
+{
+	const char *v[64];
+	int n = list_models(u, v, 64), at = -1;
+	for (int i = 0; i < n; i++)
+		if (strcmp(v[i], u->model) == 0)
+			at = i;
+	if (n < 2)
+		return;
+	snprintf(u->model, sizeof u->model, "%s", v[at < 0 ? 0 : ((at + dir) % n + n) % n]);
+	model_learn(u);
+	u->recipe.noverrides = 0;
+	int known = 0;
+	for (int i = 0; i < u->cmd.ncalib_sets; i++)
+		known |= strcmp(u->cmd.calib_sets[i], u->recipe.calib_set) == 0;
+	if (!known)
+		snprintf(u->recipe.calib_set, sizeof u->recipe.calib_set, "representative");
+	cJSON_Delete(u->pinned);
+	u->pinned = NULL;
+	cJSON_Delete(u->sens);
+	u->sens = NULL;
+	while (cJSON_GetArraySize(u->history))
+		cJSON_DeleteItemFromArray(u->history, 0);
+	u->layer_sel = 0;
+	submit(u);
+}
 
 static void show_gran(const ui_state *u, char *b, size_t l)
 {
@@ -103,18 +185,23 @@ static int apply_csize(eng_recipe *r, const char *v, char *e, size_t l)
 }
 
 static const ui_row rows[] = {
-	{"weights", v_weights, show_weights, NULL, "weights"},
-	{"activations", v_acts, show_acts, NULL, "acts"},
-	{"weight sym.", v_sym, show_wsym, apply_wsym, NULL},
-	{"act. sym.", v_sym, show_asym, apply_asym, NULL},
-	{"granularity", v_gran, show_gran, NULL, "granularity"},
-	{"act. gran.", v_agran, show_agran, NULL, "act-granularity"},
-	{"calibration", v_calib, show_calib, NULL, "calib-method"},
-	{"calib. set", v_cset, show_cset, NULL, "calib-set"},
-	{"calib. size", v_csize, show_csize, apply_csize, NULL},
-	{"seed", NULL, show_seed, NULL, NULL},
+	{"model", NULL, list_models, show_model, NULL, NULL, step_model, NULL},
+	{"weights", v_weights, NULL, show_weights, NULL, "weights", NULL, NULL},
+	{"activations", v_acts, NULL, show_acts, NULL, "acts", NULL, NULL},
+	{"KV cache", v_kv, NULL, show_kv, NULL, "kv", NULL, is_decoder},
+	{"weight sym.", v_sym, NULL, show_wsym, apply_wsym, NULL, NULL, NULL},
+	{"act. sym.", v_sym, NULL, show_asym, apply_asym, NULL, NULL, NULL},
+	{"granularity", v_gran, NULL, show_gran, NULL, "granularity", NULL, NULL},
+	{"act. gran.", v_agran, NULL, show_agran, NULL, "act-granularity", NULL, NULL},
+	{"calibration", v_calib, NULL, show_calib, NULL, "calib-method", NULL, NULL},
+	{"calib. set", NULL, list_csets, show_cset, NULL, "calib-set", NULL, NULL},
+	{"calib. size", v_csize, NULL, show_csize, apply_csize, NULL, NULL, NULL},
+	{"smooth", v_smooth, NULL, show_smooth, NULL, "smooth", NULL, NULL},
+	{"seed", NULL, NULL, show_seed, NULL, NULL, step_seed, NULL},
 };
 #define NROWS (int)(sizeof rows / sizeof *rows)
+
+static int row_shown(const ui_state *u, int i) { return !rows[i].visible || rows[i].visible(u); }
 
 static void set_status(ui_state *u, int is_err, const char *fmt, const char *arg)
 {
@@ -124,7 +211,7 @@ static void set_status(ui_state *u, int is_err, const char *fmt, const char *arg
 
 static void submit(ui_state *u)
 {
-	ui_worker_submit(u->w, &u->recipe, u->seed, ++u->gen_sent);
+	ui_worker_submit_kind(u->w, UI_JOB_EVAL, 0, u->model, &u->recipe, u->seed, ++u->gen_sent);
 	u->status[0] = 0;
 	u->status_err = 0;
 }
@@ -133,25 +220,28 @@ static void submit(ui_state *u)
 static void cycle(ui_state *u, int dir)
 {
 	const ui_row *row = &rows[u->sel];
-	if (!row->values) { /* seed */
-		if (dir < 0 && u->seed == 0)
-			return;
-		u->seed = dir > 0 ? u->seed + 1 : u->seed - 1;
-		if (u->seed > 2147483647u)
-			u->seed = 2147483647u;
-		submit(u);
+	if (row->step) {
+		row->step(u, dir);
 		return;
 	}
+	const char *vals[UI_CMD_MAX_NAMES + 1];
+	int n = 0, at = -1;
+	if (row->values)
+		for (; row->values[n] && n < UI_CMD_MAX_NAMES; n++)
+			vals[n] = row->values[n];
+	else
+		n = row->list(u, vals, UI_CMD_MAX_NAMES);
+	if (n < 1)
+		return;
 	char cur[64], err[512];
 	row->show(u, cur, sizeof cur);
-	int n = 0, at = -1;
-	for (; row->values[n]; n++)
-		if (strcmp(row->values[n], cur) == 0)
-			at = n;
+	for (int i = 0; i < n; i++)
+		if (strcmp(vals[i], cur) == 0)
+			at = i;
 	int next = at < 0 ? 0 : ((at + dir) % n + n) % n;
 	eng_recipe r = u->recipe;
-	int rc = row->apply ? row->apply(&r, row->values[next], err, sizeof err)
-			    : eng_recipe_set(&r, row->opt, row->values[next], err, sizeof err);
+	int rc = row->apply ? row->apply(&r, vals[next], err, sizeof err)
+			    : eng_recipe_set(&r, row->opt, vals[next], err, sizeof err);
 	if (rc) {
 		set_status(u, 1, "%s", err);
 		return;
@@ -163,13 +253,15 @@ static void cycle(ui_state *u, int dir)
 void tui_draw_recipe(const ui_state *u, int y, int x)
 {
 	tui_put(y, x, UI_PANEL_W, A_BOLD, "Recipe");
+	int y2 = y + 1;
 	for (int i = 0; i < NROWS; i++) {
+		if (!row_shown(u, i))
+			continue;
 		char val[64], line[160];
 		rows[i].show(u, val, sizeof val);
 		snprintf(line, sizeof line, "%-12s%-*s", rows[i].label, UI_PANEL_W - 13, val);
-		tui_put(y + 1 + i, x, UI_PANEL_W - 1, i == u->sel ? A_REVERSE : A_NORMAL, line);
+		tui_put(y2++, x, UI_PANEL_W - 1, i == u->sel ? A_REVERSE : A_NORMAL, line);
 	}
-	int y2 = y + 1 + NROWS;
 	if (u->recipe.noverrides) {
 		char line[160];
 		snprintf(line, sizeof line, "%-12s%d layer%s", "overrides", u->recipe.noverrides,
@@ -200,8 +292,28 @@ static int nlayers(const ui_state *u) { return cJSON_GetArraySize(eng_json_get(u
 
 static void want_sens(ui_state *u);
 
-static void k_up(ui_state *u) { u->sel = (u->sel + NROWS - 1) % NROWS; }
-static void k_down(ui_state *u) { u->sel = (u->sel + 1) % NROWS; }
+static void k_up(ui_state *u)
+{
+	do
+		u->sel = (u->sel + NROWS - 1) % NROWS;
+	while (!row_shown(u, u->sel));
+}
+
+static void k_down(ui_state *u)
+{
+	do
+		u->sel = (u->sel + 1) % NROWS;
+	while (!row_shown(u, u->sel));
+}
+static void k_first(ui_state *u) { u->sel = 0; }
+
+static void k_last(ui_state *u)
+{
+	u->sel = NROWS - 1;
+	while (!row_shown(u, u->sel))
+		u->sel--;
+}
+
 static void k_prev(ui_state *u) { cycle(u, -1); }
 static void k_next(ui_state *u) { cycle(u, +1); }
 static void k_rerun(ui_state *u) { submit(u); }
@@ -367,6 +479,10 @@ static const ui_binding bindings[] = {
 	{'k', "k", NULL, NULL, V_MAIN, k_up},
 	{KEY_DOWN, "Down", NULL, "next recipe row", V_MAIN, k_down},
 	{'j', "j", NULL, NULL, V_MAIN, k_down},
+	{KEY_HOME, "Home", NULL, "first recipe row (the model)", V_MAIN, k_first},
+	{'g', "g", NULL, NULL, V_MAIN, k_first},
+	{KEY_END, "End", NULL, "last recipe row (the seed)", V_MAIN, k_last},
+	{'G', "G", NULL, NULL, V_MAIN, k_last},
 	{KEY_LEFT, "Left", NULL, "previous value of the row (re-runs)", V_MAIN, k_prev},
 	{'h', "h", NULL, NULL, V_MAIN, k_prev},
 	{KEY_RIGHT, "Right", NULL, "next value of the row (re-runs)", V_MAIN, k_next},
@@ -766,7 +882,8 @@ static void want_sens(ui_state *u)
 	int have = u->sens && (!u->sens_full || sens_is_full(u->sens));
 	if (busy || have || !u->result || u->view == UI_VIEW_MAIN || u->runs_done != u->gen_sent)
 		return;
-	ui_worker_submit_kind(u->w, UI_JOB_SENSITIVITY, u->sens_full, &u->shown.recipe, u->shown.seed, u->gen_sent);
+	ui_worker_submit_kind(u->w, UI_JOB_SENSITIVITY, u->sens_full, u->model, &u->shown.recipe, u->shown.seed,
+			      u->gen_sent);
 	u->sens_busy = 1;
 }
 
@@ -926,6 +1043,12 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 		return -1;
 	}
 	ui_cmd_init(&u.cmd, &u.recipe, o->sess.model, NULL, cmd_run, &u);
+	snprintf(u.model, sizeof u.model, "%s", o->sess.model ? o->sess.model : "cnn-fashion");
+	u.models = eng_models_json(err, errlen);
+	if (!u.models)
+		u.models = cJSON_CreateArray();
+	model_learn(&u);
+	u.sel = 1; /* weights */
 	u.cmd.pin = cmd_pin;
 	u.cmd.export = cmd_export;
 
@@ -996,5 +1119,6 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 	cJSON_Delete(u.history);
 	cJSON_Delete(u.pinned);
 	cJSON_Delete(u.sens);
+	cJSON_Delete(u.models);
 	return 0;
 }

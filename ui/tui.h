@@ -23,6 +23,9 @@ typedef enum { UI_VIEW_MAIN, UI_VIEW_LAYERS, UI_VIEW_LAYER, UI_VIEW_HELP, UI_VIE
 
 typedef struct ui_state {
 	eng_recipe recipe; /* being edited: what the next job runs */
+	char model[4096];  /* name or path, as the session takes it */
+	char family[16];   /* of that model ("?" when not listed) */
+	cJSON *models;     /* `precis models --json` (owned) */
 	uint64_t seed;
 	int sel; /* selected recipe row */
 	unsigned gen_sent;

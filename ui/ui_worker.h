@@ -48,9 +48,10 @@ void ui_worker_drain(ui_worker *w);
  * still pending and cancels the running one.  Cannot fail. */
 void ui_worker_submit(ui_worker *w, const eng_recipe *r, uint64_t seed, unsigned gen);
 /* The same for any kind of job; `full` asks a sensitivity job for the
- * per-layer deltas as well as the statistics. */
-void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const eng_recipe *r, uint64_t seed,
-			   unsigned gen);
+ * per-layer deltas as well as the statistics; `model` (copied; NULL or
+ * "": the session's current one) switches the session to another model. */
+void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const char *model, const eng_recipe *r,
+			   uint64_t seed, unsigned gen);
 /* Drops a pending job and cancels the running one.  Returns 1 when
  * something was cancelled, 0 when the worker was idle. */
 int ui_worker_cancel(ui_worker *w);

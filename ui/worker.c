@@ -3,8 +3,8 @@
  *
  * DESIGN: one worker thread owns the eng_session (created on the worker by
  * the first job, ~0.3 s of loading, then reused so re-runs hit the engine's
- * caches; recreated only when the seed changes, since the seed is a session
- * option).  A job is a run (eng_session_eval) or a sensitivity job
+ * caches; recreated only when the seed or the model changes, since both are
+ * session options).  A job is a run (eng_session_eval) or a sensitivity job
  * (eng_session_sensitivity) for the layers screens; the UI queues the
  * latter only when the worker is idle, so it never cancels a run.  The UI
  * thread and the worker share `mu`-protected state: the
@@ -49,6 +49,7 @@ struct ui_worker {
 	int have_job;
 	ui_job_kind job_kind;
 	int job_full;
+	char job_model[4096]; /* "" keeps the session's model */
 	eng_recipe job;
 	uint64_t job_seed;
 	unsigned job_gen;
@@ -62,6 +63,7 @@ struct ui_worker {
 	/* worker thread only */
 	eng_session *s;
 	uint64_t s_seed;
+	char s_model[4096]; /* the session's model ("" = opts.model) */
 };
 
 static void wake(ui_worker *w)
@@ -104,6 +106,8 @@ static void *worker_main(void *arg)
 		eng_recipe r = w->job;
 		ui_job_kind kind = w->job_kind;
 		int full = w->job_full;
+		char model[4096];
+		snprintf(model, sizeof model, "%s", w->job_model);
 		uint64_t seed = w->job_seed;
 		unsigned gen = w->job_gen;
 		w->have_job = 0;
@@ -113,7 +117,7 @@ static void *worker_main(void *arg)
 		double t0 = now();
 		char err[512] = "";
 		cJSON *res = NULL;
-		if (w->s && w->s_seed != seed) {
+		if (w->s && (w->s_seed != seed || (*model && strcmp(model, w->s_model) != 0))) {
 			eng_session_destroy(w->s);
 			w->s = NULL;
 		}
@@ -121,6 +125,10 @@ static void *worker_main(void *arg)
 			on_progress(w, "load", 0);
 			eng_session_opts o = w->opts;
 			o.seed = seed;
+			if (*model)
+				snprintf(w->s_model, sizeof w->s_model, "%s", model);
+			if (*w->s_model)
+				o.model = w->s_model;
 			w->s = eng_session_create(&o, err, sizeof err);
 			w->s_seed = seed;
 		}
@@ -215,15 +223,16 @@ void ui_worker_drain(ui_worker *w)
 
 void ui_worker_submit(ui_worker *w, const eng_recipe *r, uint64_t seed, unsigned gen)
 {
-	ui_worker_submit_kind(w, UI_JOB_EVAL, 0, r, seed, gen);
+	ui_worker_submit_kind(w, UI_JOB_EVAL, 0, NULL, r, seed, gen);
 }
 
-void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const eng_recipe *r, uint64_t seed,
-			   unsigned gen)
+void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const char *model, const eng_recipe *r,
+			   uint64_t seed, unsigned gen)
 {
 	pthread_mutex_lock(&w->mu);
 	w->job_kind = kind;
 	w->job_full = full;
+	snprintf(w->job_model, sizeof w->job_model, "%s", model ? model : "");
 	w->job = *r;
 	w->job_seed = seed;
 	w->job_gen = gen;
