@@ -4,28 +4,8 @@
 # end on a slice of the evaluation set: JSON shapes, exit codes and
 # messages, sweep shards against the unsharded sweep, the frontier's table,
 # plot and bad-line messages, the search's recipe file.
-precis=${top_builddir:-.}/src/precis
-n=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "${top_srcdir:-.}/tests/clilib.sh"
 common="--eval-n 200 --threads 2 --calib-set representative:64"
-
-t() { # t DESCRIPTION COMMAND... : one test point from a command's status
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
-
-# run EXPECTED-STATUS ARGS... : runs precis, keeps stdout/stderr in $tmp
-run() {
-	want=$1
-	shift
-	"$precis" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { echo "# precis $*: exit $got, want $want"; sed 's/^/# /' "$tmp/err"; return 1; }
-}
 
 if [ ! -r /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
 	echo "1..0 # SKIP Fashion-MNIST is not installed (dataset-fashion-mnist)"
@@ -169,5 +149,4 @@ t "search --stratum sock (2)" run 2 search $common --max-loss 1 --stratum sock
 t "... naming the real strata" grep -q "low-contrast" "$tmp/err"
 
 echo "1..$n"
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,27 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # test_cli.sh - the command line as a user meets it: help, version, exit
 # codes and messages for bad usage, and `bench kernels --json` end to end.
-precis=${top_builddir:-.}/src/precis
-n=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-t() { # t DESCRIPTION COMMAND... : one test point from a command's status
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
-
-# run EXPECTED-STATUS ARGS... : runs precis, keeps stdout/stderr in $tmp
-run() {
-	want=$1
-	shift
-	"$precis" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { echo "# precis $*: exit $got, want $want"; sed 's/^/# /' "$tmp/err"; return 1; }
-}
+. "${top_srcdir:-.}/tests/clilib.sh"
 
 t "--version prints the version" sh -c "'$precis' --version | grep -qx 'precis 0.1.0'"
 t "--help exits 0" run 0 --help
@@ -134,5 +114,4 @@ t "... names the file and the problem" grep -q "bad.safetensors: header length" 
 t "recipe file with a bad key (2)" sh -c "echo '{\"weights\": \"int4\", \"wieghts\": 1}' > '$tmp/r.json'; '$precis' eval --recipe '$tmp/r.json' 2>'$tmp/err'; [ \$? -eq 2 ] && grep -q 'wieghts' '$tmp/err'"
 
 echo "1..$n"
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

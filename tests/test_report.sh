@@ -4,33 +4,8 @@
 # a real run, exit codes, no overwrite without --force, a full disk and an
 # unwritable folder leave nothing behind, the HTML parses, the reproduction
 # command reproduces, and a 50-sample run is not decision-grade.
-precis=${top_builddir:-.}/src/precis
+. "${top_srcdir:-.}/tests/clilib.sh"
 golden=${top_srcdir:-.}/tests/golden
-n=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-t() { # t DESCRIPTION COMMAND... : one test point from a command's status
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
-
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-
-# run EXPECTED-STATUS ARGS... : runs precis, keeps stdout/stderr in $tmp
-run() {
-	want=$1
-	shift
-	"$precis" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { echo "# precis $*: exit $got, want $want"; sed 's/^/# /' "$tmp/err"; return 1; }
-}
 
 one_line() { [ "$(wc -l <"$tmp/err")" -eq 1 ] || { sed 's/^/# /' "$tmp/err"; return 1; }; }
 entries() { ls -A "$1" | wc -l; }
@@ -192,5 +167,4 @@ t "--sensitivity computes the per-layer section (0)" run 0 report --eval-n 300 -
 t "... per-layer statistics and a histogram" sh -c "grep -q '^## Per-layer sensitivity' '$d/s.md' && grep -q '^- weights, ' '$d/s.md'"
 
 echo "1..$n"
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

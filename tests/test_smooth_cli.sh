@@ -5,28 +5,8 @@
 # (tests/golden/smooth_alpha0.json: eval.strata and layers of five recipes
 # on 500 cnn-fashion images); a non-zero alpha is recorded per layer; bad
 # values are bad usage.
-precis=${top_builddir:-.}/src/precis
+. "${top_srcdir:-.}/tests/clilib.sh"
 golden=${top_srcdir:-.}/tests/golden/smooth_alpha0.json
-n=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-t() { # t DESCRIPTION COMMAND... : one test point from a command's status
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; failed=$((failed + 1)); fi
-}
-
-# run EXPECTED-STATUS ARGS... : runs precis, keeps stdout/stderr in $tmp
-run() {
-	want=$1
-	shift
-	"$precis" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" -eq "$want" ] || { echo "# precis $*: exit $got, want $want"; sed 's/^/# /' "$tmp/err"; return 1; }
-}
 
 # same_as_golden INDEX : the last output's strata and layers equal run INDEX of the golden file
 same_as_golden() {
@@ -72,4 +52,4 @@ done
 t "recipe file with smooth 1.5 is bad input (2)" sh -c "echo '{\"smooth\": 1.5}' > '$tmp/r.json'; '$precis' eval --eval-n 100 --recipe '$tmp/r.json' 2>'$tmp/err'; [ \$? -eq 2 ] && grep -q 'smooth' '$tmp/err'"
 
 echo "1..$n"
-[ "$failed" -eq 0 ]
+finish
