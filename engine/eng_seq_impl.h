@@ -20,6 +20,9 @@ int *eng_seq_ws_ibuf(eng_seq_ws *ws, size_t n);
 int eng_seq_linear(const eng_seq_hooks *h, const eng_layer *L, int rows, const float *x, float *y, eng_seq_ws *ws,
 		   char *err, size_t errlen);
 
+/* GELU with erf (PyTorch's default), within 1.4e-6 of it for |x| <= 6. */
+float eng_seq_gelu(float x);
+
 /* y = LayerNorm(x) over rows of d (biased variance, as PyTorch); y != x. */
 void eng_seq_layernorm(const eng_ln *ln, float eps, int rows, int d, const float *x, float *y);
 

@@ -261,9 +261,32 @@ static float *kv_row(const eng_kv *kv, float *base, int layer, int slot, int pos
 
 /* ------------------------------------------------------- forward pass */
 
-static float gelu(float x)
+/* erf as a rational function on [-4, 4] (Eigen's generic_fast_erf_float;
+ * beyond 4, erf is 1 in float): max error 4.5e-7 against erf, so GELU is
+ * within 1.4e-6 of PyTorch's exact one for |x| <= 6, and no call to libm's
+ * erff, which took a fifth of a decoder pass. */
+static inline float fast_erf(float x)
 {
-	return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+	x = fminf(fmaxf(x, -4.0f), 4.0f);
+	float x2 = x * x;
+	float p = -2.72614225801306e-10f;
+	p = p * x2 + 2.77068142495902e-08f;
+	p = p * x2 - 2.10102402082508e-06f;
+	p = p * x2 - 5.69250639462346e-05f;
+	p = p * x2 - 7.34990630326855e-04f;
+	p = p * x2 - 2.95459980854025e-03f;
+	p = p * x2 - 1.60960333262415e-02f;
+	float q = -1.45660718464996e-05f;
+	q = q * x2 - 2.13374055278905e-04f;
+	q = q * x2 - 1.68282697438203e-03f;
+	q = q * x2 - 7.37332916720468e-03f;
+	q = q * x2 - 1.42647390514189e-02f;
+	return x * p / q;
+}
+
+float eng_seq_gelu(float x)
+{
+	return 0.5f * x * (1.0f + fast_erf(x * 0.70710678118654752f));
 }
 
 /* Runs the blocks and the final LayerNorm on the packed batch; leaves
@@ -349,7 +372,7 @@ static int blocks_forward(const eng_seq_model *m, const eng_seq_hooks *h, eng_se
 		if (eng_seq_linear(h, blk->fc1, rows, hb, ff, ws, err, errlen))
 			return -1;
 		for (size_t j = 0; j < (size_t)rows * m->d_ff; j++)
-			ff[j] = gelu(ff[j]);
+			ff[j] = eng_seq_gelu(ff[j]);
 		if (eng_seq_linear(h, blk->fc2, rows, ff, hb, ws, err, errlen))
 			return -1;
 		for (size_t j = 0; j < (size_t)rows * d; j++)

@@ -14,6 +14,7 @@
 #include <cJSON.h>
 
 #include "eng_seq.h"
+#include "eng_seq_impl.h"
 #include "tap.h"
 
 #define MAXSEQ 4
@@ -702,9 +703,23 @@ static void test_loader(void)
 	   "config kind disagreeing with the family");
 }
 
+/* The engine's GELU against the exact one (double erf) on a fine grid. */
+static void test_gelu(void)
+{
+	double worst = 0;
+	for (int i = -800000; i <= 800000; i++) {
+		float x = (float)i * 1e-5f;
+		double exact = 0.5 * x * (1 + erf(x / sqrt(2.0)));
+		worst = fmax(worst, fabs(eng_seq_gelu(x) - exact) / fmax(1.0, fabs((double)x) / 4));
+	}
+	ok(worst < 2e-6 && eng_seq_gelu(30) == 30 && eng_seq_gelu(-30) == 0,
+	   "GELU within %.2g of 0.5 x (1 + erf(x / sqrt 2)) on [-8, 8] (scaled by max(1, |x| / 4)); exact far out", worst);
+}
+
 int main(void)
 {
 	kq_init();
+	test_gelu();
 	test_loader();
 	if (load_fixtures()) {
 		ok(0, "tests/golden/seq_logits.txt reads (regenerate with tools/gen_seq_fixtures.py)");
