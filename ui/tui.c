@@ -158,7 +158,7 @@ static void step_model(ui_state *u, int dir)
 	u->sens = NULL;
 	while (cJSON_GetArraySize(u->history))
 		cJSON_DeleteItemFromArray(u->history, 0);
-	u->layer_sel = 0;
+	u->layer[0] = 0;
 	submit(u);
 }
 
@@ -317,22 +317,20 @@ static void k_last(ui_state *u)
 static void k_prev(ui_state *u) { cycle(u, -1); }
 static void k_next(ui_state *u) { cycle(u, +1); }
 static void k_rerun(ui_state *u) { submit(u); }
-static void k_help(ui_state *u) { u->back = u->view, u->view = UI_VIEW_HELP; }
+static void k_help(ui_state *u) { u->back = u->view, u->view = UI_VIEW_HELP, u->help_top = 0; }
 static void k_quit(ui_state *u) { u->quit = 1; }
 
-static void k_lup(ui_state *u)
+/* Moves the layer selection by dir rows of the table as sorted now. */
+static void layer_step(ui_state *u, int dir)
 {
-	int n = nlayers(u);
+	const char *names[256];
+	int n = tui_layer_names(u, names, 256);
 	if (n)
-		u->layer_sel = (u->layer_sel + n - 1) % n;
+		snprintf(u->layer, sizeof u->layer, "%s", names[((tui_layer_pos(u, names, n) + dir) % n + n) % n]);
 }
 
-static void k_ldown(ui_state *u)
-{
-	int n = nlayers(u);
-	if (n)
-		u->layer_sel = (u->layer_sel + 1) % n;
-}
+static void k_lup(ui_state *u) { layer_step(u, -1); }
+static void k_ldown(ui_state *u) { layer_step(u, +1); }
 
 static void k_tab(ui_state *u)
 {
@@ -382,7 +380,7 @@ static void k_sort(ui_state *u)
 			set_status(u, 0, "strata sorted by %s ('all' stays first; I reverses)", tui_strata_colname(u, u->sort_col));
 	} else {
 		u->lsort_col = (u->lsort_col + 2) % (tui_layers_ncols() + 1) - 1;
-		u->layer_sel = 0;
+		u->layer[0] = 0;
 		if (u->lsort_col < 0)
 			set_status(u, 0, "%s", "layers in the model's order");
 		else
@@ -431,10 +429,10 @@ static void layer_override(ui_state *u, int dir)
 {
 	const char *names[256];
 	int n = tui_layer_names(u, names, 256);
-	if (u->layer_sel >= n)
+	if (n < 1)
 		return;
 	char name[32];
-	snprintf(name, sizeof name, "%s", names[u->layer_sel]);
+	snprintf(name, sizeof name, "%s", names[tui_layer_pos(u, names, n)]);
 	const eng_override *ov = eng_recipe_override(&u->recipe, name);
 	const char *cur = !ov ? "recipe" : ov->keep ? "fp32" : kq_fmt_get(ov->weights)->name;
 	int k = 0, at = 0;
@@ -522,33 +520,59 @@ static const char *const view_names[UI_VIEW_COUNT] = {"strata screen", "layers s
 
 /* ---------------------------------------------------------------- drawing */
 
-int tui_help_lines(const ui_state *u, int y)
+/* Help line i of the generated text into b; returns 0 past the end. */
+static int help_line(int i, char *b, size_t l, attr_t *a)
 {
-	(void)u;
-	tui_put(y++, 0, COLS, A_BOLD, "precis explorer - keys (any key closes this help)");
-	for (int v = 0; v < UI_VIEW_HELP && y < LINES - 1; v++) {
-		tui_put(y++, 0, COLS, A_BOLD, view_names[v]);
-		for (size_t i = 0; i < NBINDINGS && y < LINES - 1; i++) {
-			const ui_binding *b = &bindings[i];
-			if (!b->help || !(b->views & (1u << v)))
-				continue;
+	int k = 0;
+	*a = A_NORMAL;
+	for (int v = 0; v < UI_VIEW_HELP; v++) {
+		if (k++ == i) {
+			snprintf(b, l, "%s", view_names[v]);
+			*a = A_BOLD;
+			return 1;
+		}
+		for (size_t j = 0; j < NBINDINGS; j++) {
+			const ui_binding *bd = &bindings[j];
 			/* keys that work everywhere are listed once, under the first screen */
-			if (b->views == V_ALL && v != UI_VIEW_MAIN)
+			if (!bd->help || !(bd->views & (1u << v)) || (bd->views == V_ALL && v != UI_VIEW_MAIN))
 				continue;
-			char line[200];
-			snprintf(line, sizeof line, "  %-6s %s", b->name, b->help);
-			tui_put(y++, 0, COLS, A_NORMAL, line);
-			if (b->key == ':') {
-				size_t n, len = (size_t)snprintf(line, sizeof line, "  %-6s commands:", "");
+			if (k++ == i) {
+				snprintf(b, l, "  %-6s %s", bd->name, bd->help);
+				return 1;
+			}
+			if (bd->key == ':' && k++ == i) {
+				size_t n, len = (size_t)snprintf(b, l, "  %-6s commands:", "");
 				const ui_command *t = ui_cmd_table(&n);
-				for (size_t k = 0; k < n && len < sizeof line; k++)
-					len += (size_t)snprintf(line + len, sizeof line - len, " %s", t[k].name);
-				tui_put(y++, 0, COLS, A_NORMAL, line);
+				for (size_t c = 0; c < n && len < l; c++)
+					len += (size_t)snprintf(b + len, l - len, " %s", t[c].name);
+				return 1;
 			}
 		}
 	}
-	if (y < LINES)
-		tui_put(y++, 0, COLS, A_NORMAL, "  Ctrl-C cancel the running job; a second Ctrl-C quits");
+	if (k++ == i) {
+		snprintf(b, l, "  Ctrl-C cancel the running job; a second Ctrl-C quits");
+		return 1;
+	}
+	return 0;
+}
+
+int tui_help_lines(ui_state *u, int y)
+{
+	int total = 0;
+	char line[400];
+	attr_t a;
+	while (help_line(total, line, sizeof line, &a))
+		total++;
+	int shown = LINES - y - 1;
+	if (u->help_top > total - shown)
+		u->help_top = total - shown > 0 ? total - shown : 0;
+	snprintf(line, sizeof line, "precis explorer - keys (%s; any other key closes this help)",
+		 total > shown ? "Up/Down/PgUp/PgDn scroll" : "from the key table");
+	tui_put(y++, 0, COLS, A_BOLD, line);
+	for (int i = u->help_top; i < total && y < LINES; i++) {
+		help_line(i, line, sizeof line, &a);
+		tui_put(y++, 0, COLS, a, line);
+	}
 	return y;
 }
 
@@ -949,14 +973,11 @@ static int export_view(ui_state *u, const char *path, int force, char *err, size
 		snprintf(u->confirm, sizeof u->confirm, "%s", path);
 		return 0;
 	}
-	const char *names[1];
+	const char *all[256];
 	char layer[64] = "";
-	if (tui_layer_names(u, names, 1) && u->view != UI_VIEW_MAIN) {
-		const char *all[256];
-		int n = tui_layer_names(u, all, 256);
-		if (u->layer_sel < n)
-			snprintf(layer, sizeof layer, "%s", all[u->layer_sel]);
-	}
+	int n = tui_layer_names(u, all, 256);
+	if (n && u->view != UI_VIEW_MAIN)
+		snprintf(layer, sizeof layer, "%s", all[tui_layer_pos(u, all, n)]);
 	eng_report_in in = {.run = u->result, .pinned = u->pinned, .history = u->history, .sensitivity = u->sens,
 			     .layer = layer[0] ? layer : NULL};
 	if (eng_report_write(&in, fmt, path, force, err, errlen))
@@ -980,6 +1001,8 @@ static int cmd_pin(ui_cmd_ctx *c, char *err, size_t errlen)
 
 static void on_key(ui_state *u, int ch)
 {
+	if (ch == KEY_RESIZE)
+		return; /* the next draw uses the new LINES/COLS; not an answer */
 	if (u->confirm[0]) {
 		char err[600], path[4096];
 		snprintf(path, sizeof path, "%s", u->confirm);
@@ -992,13 +1015,18 @@ static void on_key(ui_state *u, int ch)
 		}
 		return;
 	}
-	if (u->view == UI_VIEW_HELP) {
+	if (u->view == UI_VIEW_HELP) { /* arrows and pages scroll; any other key closes */
+		int page = LINES > 4 ? LINES - 3 : 1;
+		int d = ch == KEY_DOWN || ch == 'j' ? 1 : ch == KEY_UP || ch == 'k' ? -1 : ch == KEY_NPAGE || ch == ' ' ? page
+		      : ch == KEY_PPAGE ? -page : 0;
+		if (d) {
+			u->help_top = u->help_top + d < 0 ? 0 : u->help_top + d;
+			return;
+		}
 		u->view = u->back;
 		if (ch != 'q' && ch != KEY_F(10))
 			return;
 	}
-	if (ch == KEY_RESIZE)
-		return; /* the next draw uses the new LINES/COLS */
 	u->ctrlc_armed = 0;
 	for (size_t i = 0; i < NBINDINGS; i++)
 		if (bindings[i].key == ch && (bindings[i].views & (1u << u->view))) {
@@ -1058,6 +1086,8 @@ int ui_run(const ui_opts *o, char *err, size_t errlen)
 	if (!scr) {
 		snprintf(err, errlen, "cannot use terminal type '%s'", getenv("TERM") ? getenv("TERM") : "(unset)");
 		ui_worker_destroy(u.w);
+		cJSON_Delete(u.history);
+		cJSON_Delete(u.models);
 		return -1;
 	}
 	cbreak(); /* not raw(): Ctrl-C stays a signal, handled by src/ */

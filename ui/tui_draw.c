@@ -109,8 +109,15 @@ static double ci_hi(const cJSON *st)
 
 static void c_name(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%s", eng_json_str(st, "name")); }
 static void c_n(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%.0f", eng_json_num(st, "n")); }
-static void c_ref(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; fmt_pts(b, l, eng_json_num(st, "ref"), "%.2f"), strncat(b, x->unit, l - strlen(b) - 1); }
-static void c_quant(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; fmt_pts(b, l, eng_json_num(st, "quant"), "%.2f"), strncat(b, x->unit, l - strlen(b) - 1); }
+static void value_cell(const cell_ctx *x, double v, char *b, size_t l)
+{
+	fmt_pts(b, l, v, "%.2f");
+	if (!isnan(v))
+		strncat(b, x->unit, l - strlen(b) - 1);
+}
+
+static void c_ref(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; value_cell(x, eng_json_num(st, "ref"), b, l); }
+static void c_quant(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; value_cell(x, eng_json_num(st, "quant"), b, l); }
 static void c_delta(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; fmt_pts(b, l, eng_json_num(st, "delta"), "%+.2f"); }
 static void c_flips(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%.0f", eng_json_num(st, "flips")); }
 static void c_verdict(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%s", eng_json_str(st, "verdict")); }
@@ -393,9 +400,17 @@ static void draw_scatter(const ui_state *u, int y, int x, int w, int h)
 		py[k] = pt(eng_json_num(cJSON_GetArrayItem(eng_json_get(run, "eval.strata"), 0), "delta"));
 		k++;
 	}
+	/* the frontier is over the runs (as in the reports), with "better"
+	 * meaning a smaller delta when the metric is lower-is-better */
+	int up = !cJSON_IsFalse(eng_json_get(u->result, "eval.higher_is_better"));
+	for (int i = 0; i < k; i++)
+		py[i] = up ? py[i] : -py[i];
+	eng_pareto(px, py, k, front);
+	for (int i = 0; i < k; i++)
+		py[i] = up ? py[i] : -py[i];
 	px[k] = eng_json_num(u->result, "throughput.ref");
 	py[k] = 0;
-	eng_pareto(px, py, k + 1, front);
+	front[k] = 0;
 	for (int i = 0; i <= k; i++) {
 		const cJSON *ri = i < k ? cJSON_GetArrayItem(u->history, i) : NULL;
 		int mark = front[i] ? UI_PLOT_FRONTIER : UI_PLOT_NORMAL;
@@ -580,6 +595,14 @@ static lsort_row *layer_rows(const ui_state *u, int *n)
 	return rows;
 }
 
+int tui_layer_pos(const ui_state *u, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], u->layer) == 0)
+			return i;
+	return 0;
+}
+
 int tui_layer_names(const ui_state *u, const char **names, int max)
 {
 	int n;
@@ -614,21 +637,36 @@ static void draw_layers(const ui_state *u, int y, int x, int w, int ymax)
 	tui_put(y++, x, w, A_BOLD, line);
 	tui_put(y++, x, w, A_DIM, sens_state(u));
 	y++;
+	/* the name column as wide as the longest name (sequence models have
+	 * names like blocks.3.mlp.fc2), within bounds */
+	ui_lcol cols_[NELEM(lcols)];
+	memcpy(cols_, lcols, sizeof cols_);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, eng_json_get(u->result, "layers"))
+	{
+		int len = (int)strlen(eng_json_str(it, "name"));
+		if (len > cols_[0].h.width)
+			cols_[0].h.width = len < 24 ? len : 24;
+	}
 	int show[16], n = NELEM(lcols);
-	fit_columns(lcols, sizeof *lcols, n, w, show);
-	header(lcols, sizeof *lcols, n, show, u->lsort_col, u->lsort_desc, y, x, u->ascii);
+	fit_columns(cols_, sizeof *cols_, n, w, show);
+	header(cols_, sizeof *cols_, n, show, u->lsort_col, u->lsort_desc, y, x, u->ascii);
 	y++;
 	lsort_row *rows = layer_rows(u, &n);
+	const char *names[256];
+	int sel = tui_layer_pos(u, names, tui_layer_names(u, names, 256));
 	for (int i = 0; rows && i < n && y < ymax; i++, y++) {
 		int cx = x;
-		attr_t at = i == u->layer_sel ? A_REVERSE : A_NORMAL;
+		attr_t at = i == sel ? A_REVERSE : A_NORMAL;
 		for (int c = 0; c < NELEM(lcols); c++) {
 			if (!show[c])
 				continue;
 			char cell[128];
-			lcols[c].cell(&rows[i].r, cell, sizeof cell);
-			snprintf(line, sizeof line, lcols[c].h.right ? "%*s" : "%-*s", lcols[c].h.width + 1, cell);
-			tui_put(y, cx, lcols[c].h.width + 1, at, line);
+			cols_[c].cell(&rows[i].r, cell, sizeof cell);
+			/* cut to the column, always a blank after it */
+			int cw = cols_[c].h.width;
+			snprintf(line, sizeof line, cols_[c].h.right ? "%*.*s " : "%-*.*s ", cw, cw, cell);
+			tui_put(y, cx, cw + 1, at, line);
 			cx += lcols[c].h.width + 1;
 		}
 	}
@@ -698,11 +736,11 @@ static void draw_layer(const ui_state *u, int y, int x, int w, int ymax)
 {
 	const char *names[256];
 	int n = tui_layer_names(u, names, 256);
-	if (u->layer_sel >= n) {
+	if (n < 1) {
 		tui_put(y, x, w, A_DIM, "no layer selected");
 		return;
 	}
-	const char *name = names[u->layer_sel];
+	const char *name = names[tui_layer_pos(u, names, n)];
 	const cJSON *l = NULL, *it;
 	cJSON_ArrayForEach(it, eng_json_get(u->result, "layers"))
 	if (strcmp(eng_json_str(it, "name"), name) == 0)
@@ -788,6 +826,8 @@ static void draw_status(ui_state *u, int y)
 	int busy, stage;
 	double done;
 	ui_worker_progress(u->w, &busy, &stage, &done);
+	if (!busy)
+		u->stage_last = UI_STAGE_NONE; /* the next job's first stage starts its clock */
 	char line[700];
 	move(y, 0);
 	clrtoeol();
@@ -842,7 +882,9 @@ void tui_draw(ui_state *u)
 	int ymax = LINES - 2;
 	if (!u->result) {
 		tui_draw_recipe(u, 2, 0);
-		tui_put(2, UI_PANEL_W + 1, COLS - UI_PANEL_W - 1, A_DIM, "no result yet: the first run is on its way");
+		tui_put(2, UI_PANEL_W + 1, COLS - UI_PANEL_W - 1, A_DIM,
+			u->status_err ? "no result: the run failed (the status line says why); change the recipe or the model"
+				      : "no result yet: the first run is on its way");
 	} else if (u->view == UI_VIEW_MAIN) {
 		tui_draw_recipe(u, 2, 0);
 		int x = UI_PANEL_W + 1, w = COLS - x;

@@ -53,6 +53,7 @@ struct ui_worker {
 	eng_recipe job;
 	uint64_t job_seed;
 	unsigned job_gen;
+	int running; /* the worker is inside a job */
 	int have_outcome;
 	ui_outcome outcome;
 	volatile int cancel;
@@ -112,6 +113,7 @@ static void *worker_main(void *arg)
 		unsigned gen = w->job_gen;
 		w->have_job = 0;
 		w->cancel = 0;
+		w->running = 1;
 		pthread_mutex_unlock(&w->mu);
 
 		double t0 = now();
@@ -140,6 +142,7 @@ static void *worker_main(void *arg)
 			snprintf(err, sizeof err, "the engine failed without saying why");
 
 		pthread_mutex_lock(&w->mu);
+		w->running = 0;
 		if (w->have_outcome)
 			cJSON_Delete(w->outcome.result);
 		w->have_outcome = 1;
@@ -246,9 +249,11 @@ void ui_worker_submit_kind(ui_worker *w, ui_job_kind kind, int full, const char 
 int ui_worker_cancel(ui_worker *w)
 {
 	pthread_mutex_lock(&w->mu);
-	int any = w->have_job || atomic_load(&w->stage) != UI_STAGE_NONE || atomic_load(&w->busy);
+	int any = w->have_job || w->running;
 	w->have_job = 0;
 	w->cancel = 1;
+	if (!w->running) /* a job dropped before the worker took it ends nothing */
+		atomic_store(&w->busy, 0);
 	pthread_mutex_unlock(&w->mu);
 	return any;
 }
