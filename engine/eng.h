@@ -117,12 +117,17 @@ typedef void (*eng_search_step_fn)(void *user, const cJSON *step, const cJSON *b
  * step (with the benchmark), until criterion c holds.  The all-fp32 model
  * is the reference, not a candidate, so the search can fail.  Returns
  * {"criterion", "start", "ranking", "steps": [...], "met", "best":
- * {"step", "recipe", "met", "throughput", "strata", "shortfall_pt"},
+ * {"step", "recipe", "met", "throughput", "strata", "shortfall_pt", "eval"},
  * "stopped"} (caller owns): the best is the fastest step that meets the
- * criterion or, when none does, the one closest to it.  On cancel after at
- * least one step, the partial result with "stopped": "cancelled" is
- * returned and err says "cancelled"; NULL with err when nothing could be
- * evaluated.  Progress stages: those of sensitivity and eval, and "search". */
+ * criterion or, when none does, the one closest to it.  best.eval is that
+ * step's full result, its disclosure judged by eng_disclosure_assess(eval,
+ * max_loss) and carrying the search's criterion as "search_criterion";
+ * each step has "decision_grade".  On cancel after at least one step, the
+ * partial result with "stopped": "cancelled" is returned and err says
+ * "cancelled"; on an evaluation error after step 0, the result with
+ * "stopped": "error" and "error" (the message, also in err).  NULL with
+ * err when nothing could be evaluated.  Progress stages: those of
+ * sensitivity and eval, and "search". */
 cJSON *eng_search(eng_session *s, const eng_recipe *start, const eng_criterion *c, eng_search_step_fn on_step,
 		  void *step_user, eng_stage_fn progress, void *user, volatile int *cancel, char *err, size_t errlen);
 

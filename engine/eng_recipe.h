@@ -23,6 +23,7 @@ typedef struct {
 
 typedef struct {
 	kq_fmt weights, acts, kv;
+	kq_fmt attn;      /* attention products Q K^T and P V: KQ_FMT_F32 or KQ_FMT_I8 (transformers) */
 	int weight_symmetric, act_symmetric;
 	kq_gran gran;
 	int group;        /* for KQ_GRAN_GROUP */

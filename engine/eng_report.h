@@ -21,7 +21,9 @@ typedef struct {
 	const cJSON *run;         /* SPEC §3 object from eng_session_eval */
 	const cJSON *pinned;      /* run pinned as A for an A/B comparison (run is B), or NULL */
 	const cJSON *history;     /* array of SPEC §3 objects tried this session, oldest first
-				     (may include run), or NULL */
+				     (may include run and pinned: recognised as them when equal
+				     but for a top-level "run" key, the explorer's run number),
+				     or NULL */
 	const cJSON *sensitivity; /* SPEC §5 sensitivity object, or NULL */
 	const char *layer;        /* layer whose histogram is shown; NULL: the most sensitive */
 	const char *command;      /* command line that reproduces the run; NULL: built from the
@@ -34,6 +36,8 @@ typedef struct {
 	double criterion;         /* acceptance criterion in points (hundredths of the metric's
 				     unit) for the disclosure verdict; <= 0 or NaN: the run's own
 				     disclosure.criterion if any, else none */
+	int history_skipped;      /* failed points (sweep lines carrying "error") the caller
+				     left out of history; the history section says how many */
 } eng_report_in;
 
 /* The format from a name ("md", "markdown", "html", "htm", "json") or,

@@ -92,6 +92,14 @@ struct eng_session {
 	size_t wscap;
 	sess_lane *lanes;
 	int nlanes;
+	/* the family's own state (the sequence families: model, text data,
+	 * per-lane scratch), owned through sess_family.close */
+	void *fam_data;
+	const char *variant; /* the model's stress-variant label, or NULL (borrowed from fam_data) */
+	/* 1 while eval runs the quantized model of a recipe with --attn int8:
+	 * the family's forward then quantizes the attention products (the
+	 * reference, calibration and fp32 benchmark run with it 0) */
+	int attn_int8;
 };
 
 /* A family: its data, calibration sets, strata and metrics.  The engine
@@ -120,7 +128,23 @@ struct sess_family {
 	 * replay a layer's recorded output instead of recomputing it.  0 for
 	 * anything else (a sequence model calling a layer per token). */
 	int replayable;
+	/* The shipped models of the family by name, the default first. */
+	const char *const *models;
+	/* Loads the model file into s->m (and s->fam_data, s->variant);
+	 * NULL: eng_model_load.  0 or -1 with err. */
+	int (*open)(eng_session *s, const char *path, char *err, size_t errlen);
+	/* Frees what open made (s->m included); NULL: eng_model_destroy. */
+	void (*close)(eng_session *s);
+	/* The `models --json` entry of a model file: name, family, path,
+	 * params, task, strata (and variant); the caller adds the family's
+	 * metric, calibration sets and metrics.  NULL with err. */
+	cJSON *(*model_info)(const char *path, char *err, size_t errlen);
+	/* 1 when the models have attention products --attn can quantize */
+	int attention;
 };
+
+/* The sequence families (engine/fam_text.c). */
+extern const sess_family sess_family_encoder;
 
 typedef enum { SESS_RUN_F32, SESS_RUN_QUANT, SESS_RUN_FAKE } sess_run_kind;
 

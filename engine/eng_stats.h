@@ -9,11 +9,20 @@
 
 /* Per-sample predictions of one model on the evaluation set. */
 typedef struct {
-	const int *pred;   /* predicted class */
+	const int *pred;   /* predicted class (language models: the greedy next token) */
 	const float *conf; /* probability of the predicted class (for ECE) */
+	/* a real value per sample, or NULL: for the language-model families,
+	 * -log2 of the probability given to the correct next token (for bpc) */
+	const float *value;
 } eng_preds;
 
-typedef enum { ENG_METRIC_TOP1 = 0, ENG_METRIC_MACRO_F1, ENG_METRIC_ECE, ENG_METRIC_COUNT } eng_metric;
+typedef enum {
+	ENG_METRIC_TOP1 = 0,
+	ENG_METRIC_MACRO_F1,
+	ENG_METRIC_ECE,
+	ENG_METRIC_BPC, /* mean of eng_preds.value: bits per character */
+	ENG_METRIC_COUNT
+} eng_metric;
 
 typedef struct {
 	const char *name;        /* "top1", "macro-f1", "ece" */
@@ -26,7 +35,7 @@ const eng_metric_info *eng_metric_get(eng_metric m);
 int eng_metric_parse(const char *name, eng_metric *out);
 
 /* The metric over the samples idx[0..n) (indices into label/p).  Returns
- * NAN when n == 0.  ECE uses 15 equal-width confidence bins; macro-F1
+ * NAN when n == 0, and for bpc when p->value is NULL.  ECE uses 15 equal-width confidence bins; macro-F1
  * averages F1 over the classes that occur among the labels or predictions
  * of the subset. */
 double eng_metric_eval(eng_metric m, const int *idx, int n, const int *label, const eng_preds *p, int nclasses);

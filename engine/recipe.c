@@ -21,6 +21,7 @@ typedef struct {
 static const kq_fmt weight_fmts[] = {KQ_FMT_F32, KQ_FMT_BF16, KQ_FMT_F16, KQ_FMT_E4M3, KQ_FMT_E5M2, KQ_FMT_I8, KQ_FMT_I4};
 static const kq_fmt act_fmts[] = {KQ_FMT_F32, KQ_FMT_I8, KQ_FMT_E4M3};
 static const kq_fmt kv_fmts[] = {KQ_FMT_F32, KQ_FMT_I8, KQ_FMT_I4, KQ_FMT_E4M3};
+static const kq_fmt attn_fmts[] = {KQ_FMT_F32, KQ_FMT_I8};
 
 static int parse_fmt(const char *opt, const char *v, const kq_fmt *allowed, size_t n, kq_fmt *out, char *err,
 		     size_t errlen)
@@ -52,6 +53,10 @@ static int set_acts(eng_recipe *r, const char *v, char *e, size_t l)
 static int set_kv(eng_recipe *r, const char *v, char *e, size_t l)
 {
 	return parse_fmt("kv", v, kv_fmts, sizeof kv_fmts / sizeof *kv_fmts, &r->kv, e, l);
+}
+static int set_attn(eng_recipe *r, const char *v, char *e, size_t l)
+{
+	return parse_fmt("attn", v, attn_fmts, sizeof attn_fmts / sizeof *attn_fmts, &r->attn, e, l);
 }
 static int set_sym(eng_recipe *r, const char *v, char *e, size_t l)
 {
@@ -219,6 +224,7 @@ static const recipe_opt options[] = {
 	{"weights", 1, set_weights},
 	{"acts", 1, set_acts},
 	{"kv", 1, set_kv},
+	{"attn", 1, set_attn},
 	{"symmetric", 0, set_sym},
 	{"asymmetric", 0, set_asym},
 	{"act-symmetric", 0, set_act_sym},
@@ -239,6 +245,7 @@ void eng_recipe_default(eng_recipe *r)
 	r->weights = KQ_FMT_I8;
 	r->acts = KQ_FMT_I8;
 	r->kv = KQ_FMT_F32;
+	r->attn = KQ_FMT_F32;
 	r->weight_symmetric = 1;
 	r->act_symmetric = 0;
 	r->gran = KQ_GRAN_CHANNEL;
@@ -304,6 +311,7 @@ cJSON *eng_recipe_to_json(const eng_recipe *r)
 	cJSON_AddStringToObject(o, "weights", kq_fmt_get(r->weights)->name);
 	cJSON_AddStringToObject(o, "acts", kq_fmt_get(r->acts)->name);
 	cJSON_AddStringToObject(o, "kv", kq_fmt_get(r->kv)->name);
+	cJSON_AddStringToObject(o, "attn", kq_fmt_get(r->attn)->name);
 	cJSON_AddBoolToObject(o, "weight_symmetric", r->weight_symmetric);
 	cJSON_AddBoolToObject(o, "act_symmetric", r->act_symmetric);
 	gran_name(r, buf, sizeof buf);
@@ -347,7 +355,7 @@ int eng_recipe_from_json(eng_recipe *r, const cJSON *j, const char *where, char 
 	{
 		const char *k = it->string;
 		int rc = 0;
-		if (!strcmp(k, "weights") || !strcmp(k, "acts") || !strcmp(k, "kv") || !strcmp(k, "granularity") ||
+		if (!strcmp(k, "weights") || !strcmp(k, "acts") || !strcmp(k, "kv") || !strcmp(k, "attn") || !strcmp(k, "granularity") ||
 		    !strcmp(k, "act_granularity") || !strcmp(k, "calib_method") || !strcmp(k, "calib_set")) {
 			if (json_str(it, where, k, err, errlen))
 				return -1;
@@ -458,8 +466,9 @@ void eng_recipe_describe(const eng_recipe *r, char *buf, size_t len)
 	char g[32], c[32];
 	gran_name(r, g, sizeof g);
 	eng_cal_format(&r->calib, c, sizeof c);
-	snprintf(buf, len, "%s weights (%s, per %s), %s activations (%s, %s), %s on %s:%d%s", kq_fmt_get(r->weights)->name,
+	snprintf(buf, len, "%s weights (%s, per %s), %s activations (%s, %s), %s on %s:%d%s%s", kq_fmt_get(r->weights)->name,
 		 r->weight_symmetric ? "symmetric" : "asymmetric", g, kq_fmt_get(r->acts)->name,
 		 r->act_symmetric ? "symmetric" : "asymmetric", r->act_token ? "dynamic per row" : "static per tensor", c,
-		 r->calib_set, r->calib_n, r->noverrides ? ", with per-layer overrides" : "");
+		 r->calib_set, r->calib_n, r->noverrides ? ", with per-layer overrides" : "",
+		 r->attn == KQ_FMT_I8 ? ", int8 attention products" : "");
 }

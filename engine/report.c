@@ -869,6 +869,10 @@ static void recipe_words(const cJSON *recipe, char *buf, size_t len)
  * tensor, minmax representative:512". */
 static void recipe_label(const cJSON *r, char *buf, size_t len)
 {
+	if (!cJSON_IsObject(r)) {
+		snprintf(buf, len, "(no recipe)");
+		return;
+	}
 	int nov = cJSON_GetArraySize(jget(r, "overrides"));
 	double sm = jnum(r, "smooth");
 	char extra[64] = "";
@@ -1017,9 +1021,29 @@ static double layer_badness(const cJSON *l, int higher)
 	return isnan(q) ? -INFINITY : -q;
 }
 
+/* Are a and b the same run?  A top-level "run" key is left out of the
+ * comparison: the explorer numbers the copies it keeps in its history. */
 static int same_run(const cJSON *a, const cJSON *b)
 {
-	return a && b && (a == b || cJSON_Compare(a, b, 1));
+	if (!a || !b)
+		return 0;
+	if (a == b)
+		return 1;
+	if (!cJSON_IsObject(a) || !cJSON_IsObject(b))
+		return cJSON_Compare(a, b, 1);
+	int na = 0, nb = 0;
+	const cJSON *x;
+	cJSON_ArrayForEach(x, a)
+	{
+		if (strcmp(x->string, "run") == 0)
+			continue;
+		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+		if (!y || !cJSON_Compare(x, y, 1))
+			return 0;
+		na++;
+	}
+	cJSON_ArrayForEach(x, b) nb += strcmp(x->string, "run") != 0;
+	return na == nb;
 }
 
 static int ctx_init(rctx *c, const eng_report_in *in, char *err, size_t errlen)
@@ -1061,7 +1085,7 @@ static int ctx_init(rctx *c, const eng_report_in *in, char *err, size_t errlen)
 	const cJSON *l, *layers = jget(in->sensitivity, "layers");
 	if (in->layer) {
 		cJSON_ArrayForEach(l, layers) if (strcmp(jstr(l, "name"), in->layer) == 0) c->hlayer = l;
-		if (!c->hlayer && layers) {
+		if (!c->hlayer && in->sensitivity) {
 			snprintf(err, errlen, "layer '%s' is not in the sensitivity results", in->layer);
 			cJSON_Delete(c->run), free(c->command);
 			return -1;
@@ -1638,7 +1662,9 @@ static void sec_summary(doc *d, rctx *c)
 		sb_printf(&l, "%s%s %s %s", nl++ ? "; " : "", jstr(st, "name"), dl, ci);
 	}
 	d->ops->par_begin(d, NULL);
-	if (nl)
+	if (l.oom)
+		d->b.oom = 1;
+	else if (nl)
 		d_textf(d, "Losses outside noise (points, 95%% interval): %s.", l.p);
 	else
 		d_text(d, "No stratum shows a loss outside noise.");
@@ -1648,14 +1674,21 @@ static void sec_summary(doc *d, rctx *c)
 
 static void sec_recipe(doc *d, rctx *c)
 {
+	const cJSON *recipe = jget(c->run, "recipe");
 	d->ops->heading(d, 2, "recipe", "Recipe");
 	d->ops->par_begin(d, NULL);
+	if (!recipe || cJSON_IsNull(recipe)) {
+		/* a saved run cut down by hand, say: say so rather than fail */
+		d_text(d, "(the run has no recipe)");
+		d->ops->par_end(d);
+		return;
+	}
 	d_text(d, c->words);
 	d_text(d, ". As a recipe file (");
 	d->ops->code(d, "precis eval --recipe FILE");
 	d_text(d, "):");
 	d->ops->par_end(d);
-	char *j = cJSON_Print(jget(c->run, "recipe"));
+	char *j = cJSON_Print(recipe);
 	if (!j) {
 		d->b.oom = 1;
 		return;
@@ -2022,7 +2055,7 @@ static void sec_compare(doc *d, rctx *c)
 	sbuf s = {0};
 	d->ops->item_begin(d);
 	d->ops->strong(d, "Changed:");
-	if (recipe_changes(jget(A, "recipe"), jget(B, "recipe"), &s))
+	if (recipe_changes(jget(A, "recipe"), jget(B, "recipe"), &s) && s.p)
 		d_textf(d, " %s", s.p);
 	else
 		d_text(d, " nothing in the recipe");
@@ -2030,12 +2063,14 @@ static void sec_compare(doc *d, rctx *c)
 	s.len = 0;
 	if (s.p)
 		s.p[0] = 0;
-	if (compare_caveats(A, B, &s)) {
+	if (compare_caveats(A, B, &s) && s.p) {
 		d->ops->item_begin(d);
 		d->ops->strong(d, "Not like for like:");
 		d_textf(d, " %s.", s.p);
 		d->ops->item_end(d);
 	}
+	if (s.oom)
+		d->b.oom = 1;
 	free(s.p);
 	d->ops->list_end(d);
 	table t;
@@ -2087,10 +2122,18 @@ static void sec_compare(doc *d, rctx *c)
 
 static void sec_history(doc *d, rctx *c)
 {
-	int nh = cJSON_IsArray(c->in->history) ? cJSON_GetArraySize(c->in->history) : 0;
-	if (nh == 0)
+	int nh = cJSON_IsArray(c->in->history) ? cJSON_GetArraySize(c->in->history) : 0, skipped = c->in->history_skipped;
+	if (nh == 0 && skipped <= 0)
 		return;
 	d->ops->heading(d, 2, "history", "Runs this session");
+	if (skipped > 0) {
+		d->ops->par_begin(d, NULL);
+		d_textf(d, "%d failed point%s of the history (an error, no result) %s left out.", skipped,
+			skipped == 1 ? "" : "s", skipped == 1 ? "is" : "are");
+		d->ops->par_end(d);
+	}
+	if (nh == 0)
+		return;
 	table t;
 	tbl_init(&t, 7);
 	tbl_col(&t, 0, "#", AL_RIGHT);
@@ -2111,7 +2154,8 @@ static void sec_history(doc *d, rctx *c)
 			snprintf(words + o, sizeof words - o, p->kind == 1 ? " (this run)" : " (pinned as A)");
 		}
 		snprintf(x, sizeof x, isnan(p->x) ? "n/a" : "%.0f", p->x);
-		snprintf(sp, sizeof sp, "%.2fx", jnum(h, "throughput.speedup"));
+		double spv = jnum(h, "throughput.speedup");
+		snprintf(sp, sizeof sp, isnan(spv) ? "n/a" : "%.2fx", spv);
 		fmt_pt(dl, sizeof dl, jnum(all, "delta"));
 		fmt_ci(ci, sizeof ci, ci_at(all, 0), ci_at(all, 1));
 		const char *cells[] = {num, words, x, sp, dl, ci, p->front ? "on frontier" : ""};
@@ -2306,6 +2350,8 @@ static char *render_json(rctx *c)
 		for (int i = 0; i < nh; i++)
 			cJSON_AddItemToArray(f, cJSON_CreateBool(c->hist_front[i]));
 	}
+	if (in->history_skipped > 0)
+		cJSON_AddNumberToObject(rep, "history_failed_skipped", in->history_skipped);
 	cJSON_AddBoolToObject(rep, "run_on_frontier", c->run_front);
 	char *txt = cJSON_Print(o);
 	cJSON_Delete(o);

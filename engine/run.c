@@ -8,7 +8,8 @@
  * observers keep full histograms, so any calibration method and any weight
  * format reuse them; only the quantization, the quantized evaluation and
  * the benchmark run for a new recipe.  Families plug in through
- * `sess_family` (data, calibration sets, strata); only `cnn` exists so far.
+ * `sess_family` (data, calibration sets, strata, forward pass): `cnn` here,
+ * the sequence families in fam_text.c (only `encoder` so far).
  * The session's insides are in eng_session_impl.h, shared with
  * sensitivity.c and search.c, which build on the functions marked sess_
  * here (reference, calibration, parallel prediction over the lanes).
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "eng_report.h"
+#include "eng_seq.h"
 #include "eng_session_impl.h"
 
 #define BENCH_BATCH 64
@@ -250,20 +252,59 @@ static int cnn_forward(eng_session *s, const eng_backend *be, int batch, const f
 	return eng_forward(s->m, be, batch, x, logits, ws, err, errlen);
 }
 
-static const sess_family families[] = {
-	{"cnn", "cnn-fashion", cnn_calib_sets,
-	 "representative: a uniform random draw (seeded, without replacement) of N train-split images; "
-	 "small: the same with N = 16; mismatched: a draw from the train images of only three classes "
-	 "(trouser, sandal, bag); shifted: a representative draw with contrast halved and brightness raised "
-	 "(x' = 0.5 x + 96)",
-	 cnn_strata, ENG_METRIC_TOP1, cnn_metrics, cnn_load, cnn_calib_draw, cnn_strata_build, cnn_forward, 1},
+static cJSON *cnn_model_info(const char *path, char *err, size_t errlen)
+{
+	eng_model *m = eng_model_load(path, err, errlen);
+	if (!m)
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", m->name);
+	cJSON_AddStringToObject(o, "family", m->family);
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddNumberToObject(o, "params", (double)m->params);
+	cJSON_AddStringToObject(o, "task", m->task);
+	cJSON *st = cJSON_AddArrayToObject(o, "strata");
+	cJSON_AddItemToArray(st, cJSON_CreateString("all"));
+	for (int c = 0; c < m->nclasses; c++)
+		cJSON_AddItemToArray(st, cJSON_CreateString(m->classes[c]));
+	cJSON_AddItemToArray(st, cJSON_CreateString("low-contrast"));
+	eng_model_destroy(m);
+	return o;
+}
+
+static const char *const cnn_models[] = {"cnn-fashion", NULL};
+
+static const sess_family cnn_family = {
+	.name = "cnn",
+	.default_model = "cnn-fashion",
+	.calib_sets = cnn_calib_sets,
+	.calib_desc = "representative: a uniform random draw (seeded, without replacement) of N train-split images; "
+		      "small: the same with N = 16; mismatched: a draw from the train images of only three classes "
+		      "(trouser, sandal, bag); shifted: a representative draw with contrast halved and brightness raised "
+		      "(x' = 0.5 x + 96)",
+	.strata_kinds = cnn_strata,
+	.default_metric = ENG_METRIC_TOP1,
+	.metrics = cnn_metrics,
+	.load = cnn_load,
+	.calib_draw = cnn_calib_draw,
+	.build_strata = cnn_strata_build,
+	.forward = cnn_forward,
+	.replayable = 1,
+	.models = cnn_models,
+	.model_info = cnn_model_info,
 };
+
+/* The one family table: every path from a model file to its data, strata,
+ * calibration and forward pass goes through it.  A model file's family is
+ * its __metadata__.family (eng_seq_file_family; "cnn" when absent). */
+static const sess_family *const families[] = {&cnn_family, &sess_family_encoder};
+#define NFAMILIES (sizeof families / sizeof *families)
 
 static const sess_family *family_get(const char *name)
 {
-	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
-		if (strcmp(families[i].name, name) == 0)
-			return &families[i];
+	for (size_t i = 0; i < NFAMILIES; i++)
+		if (strcmp(families[i]->name, name) == 0)
+			return families[i];
 	return NULL;
 }
 
@@ -311,7 +352,10 @@ void eng_session_destroy(eng_session *s)
 	}
 	free(s->lanes);
 	kq_ctx_destroy(s->ctx);
-	eng_model_destroy(s->m);
+	if (s->fam && s->fam->close)
+		s->fam->close(s);
+	else
+		eng_model_destroy(s->m);
 	free(s);
 }
 
@@ -455,16 +499,28 @@ eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t err
 	s->seed = o->seed;
 	s->resamples = o->resamples > 0 ? o->resamples : 1000;
 	s->n = o->eval_n;
-	if (!(s->m = eng_model_load(path, err, errlen)))
+	char famname[64];
+	if (eng_seq_file_family(path, famname, sizeof famname, err, errlen))
 		goto fail;
-	if (!(s->fam = family_get(s->m->family))) {
-		snprintf(err, errlen, "%s: family '%s' is not supported yet", path, s->m->family);
+	if (!(s->fam = family_get(famname))) {
+		snprintf(err, errlen, "%s: family '%s' is not supported yet", path, famname);
 		goto fail;
 	}
-	s->metric = s->fam->default_metric;
-	if (o->metric && eng_metric_parse(o->metric, &s->metric)) {
-		snprintf(err, errlen, "--metric: '%s' is not one of top1, macro-f1, ece", o->metric);
+	if (s->fam->open ? s->fam->open(s, path, err, errlen) : !(s->m = eng_model_load(path, err, errlen)))
 		goto fail;
+	s->metric = s->fam->default_metric;
+	if (o->metric) {
+		int found = 0;
+		char names[128] = "";
+		for (const char *const *c = s->fam->metrics; *c; c++) {
+			found |= strcmp(*c, o->metric) == 0;
+			strncat(names, c == s->fam->metrics ? "" : ", ", sizeof names - strlen(names) - 1);
+			strncat(names, *c, sizeof names - strlen(names) - 1);
+		}
+		if (!found || eng_metric_parse(o->metric, &s->metric)) {
+			snprintf(err, errlen, "--metric: '%s' is not one of %s", o->metric, names);
+			goto fail;
+		}
 	}
 	snprintf(s->strata_kind, sizeof s->strata_kind, "%s", s->fam->strata_kinds[0]);
 	if (o->strata) {
@@ -689,6 +745,8 @@ cJSON *sess_model_json(const eng_session *s)
 	cJSON_AddStringToObject(mo, "sha256", s->m->sha256);
 	cJSON_AddNumberToObject(mo, "params", (double)s->m->params);
 	cJSON_AddStringToObject(mo, "task", s->m->task);
+	if (s->variant)
+		cJSON_AddStringToObject(mo, "variant", s->variant);
 	return mo;
 }
 
@@ -708,6 +766,11 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	if (r->kv != KQ_FMT_F32) {
 		snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)", kq_fmt_get(r->kv)->name,
 			 s->fam->name);
+		return NULL;
+	}
+	if (r->attn != KQ_FMT_F32 && !s->fam->attention) {
+		snprintf(err, errlen, "--attn %s: the %s family has no attention products (transformer models only)",
+			 kq_fmt_get(r->attn)->name, s->fam->name);
 		return NULL;
 	}
 	if (sess_reference(s, progress, user, cancel, err, errlen))
@@ -739,13 +802,15 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	s->attn_int8 = r->attn == KQ_FMT_I8;
 	if (sess_predict(s, SESS_RUN_FAKE, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen) ||
 	    sess_predict(s, SESS_RUN_QUANT, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen))
 		goto out;
+	s->attn_int8 = 0;
 	int agree = 0;
 	for (int i = 0; i < agree_n; i++)
 		agree += pq[i] == pf[i];
-	eng_preds ref = {s->pred_ref, s->conf_ref}, qu = {pq, cq};
+	eng_preds ref = {s->pred_ref, s->conf_ref, NULL}, qu = {pq, cq, NULL};
 	cJSON *strata = cJSON_CreateArray();
 	const eng_metric_info *mi = eng_metric_get(s->metric);
 	for (int i = 0; i < s->nstrata; i++) {
@@ -770,11 +835,14 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 		int excl = pr.lo > 0 || pr.hi < 0;
 		cJSON_AddStringToObject(o, "verdict", !excl ? "within noise" : loss ? "loss" : "gain");
 		cJSON *extra = cJSON_AddObjectToObject(o, "extra");
-		for (int m = 0; m < ENG_METRIC_COUNT; m++)
-			if (m != (int)s->metric)
-				cJSON_AddItemToObject(extra, eng_metric_get((eng_metric)m)->name,
-						      point(eng_metric_eval((eng_metric)m, st->idx, st->n, s->label, &ref, nc),
-							    eng_metric_eval((eng_metric)m, st->idx, st->n, s->label, &qu, nc)));
+		/* the family's other metrics, in its order */
+		for (const char *const *mn = s->fam->metrics; *mn; mn++) {
+			eng_metric m;
+			if (eng_metric_parse(*mn, &m) || m == s->metric)
+				continue;
+			cJSON_AddItemToObject(extra, *mn, point(eng_metric_eval(m, st->idx, st->n, s->label, &ref, nc),
+								 eng_metric_eval(m, st->idx, st->n, s->label, &qu, nc)));
+		}
 		if (i == 0) {
 			cJSON_AddNumberToObject(extra, "kernel_agreement", r4((double)agree / agree_n));
 			cJSON_AddNumberToObject(extra, "kernel_agreement_n", agree_n);
@@ -787,8 +855,12 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	double q_sps = 0, ref_sps = 0;
 	if (benched && progress)
 		progress(user, "benchmark", 0);
-	if (benched)
-		q_sps = bench(s, SESS_RUN_QUANT, err, errlen), ref_sps = bench(s, SESS_RUN_F32, err, errlen);
+	if (benched) {
+		s->attn_int8 = r->attn == KQ_FMT_I8;
+		q_sps = bench(s, SESS_RUN_QUANT, err, errlen);
+		s->attn_int8 = 0;
+		ref_sps = bench(s, SESS_RUN_F32, err, errlen);
+	}
 	if (benched && (ref_sps <= 0 || q_sps <= 0)) {
 		cJSON_Delete(strata);
 		if (!*err)
@@ -883,6 +955,7 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 		root = NULL;
 	}
 out:
+	s->attn_int8 = 0;
 	free(pq), free(pf), free(cq);
 	sess_lanes_bind(s, NULL);
 	eng_qmodel_destroy(qm);
@@ -894,36 +967,25 @@ out:
 cJSON *eng_models_json(char *err, size_t errlen)
 {
 	cJSON *arr = cJSON_CreateArray();
-	for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
-		const sess_family *f = &families[i];
-		char path[1024];
-		if (resolve_model(f->default_model, path, sizeof path))
-			continue;
-		eng_model *m = eng_model_load(path, err, errlen);
-		if (!m) {
-			cJSON_Delete(arr);
-			return NULL;
+	for (size_t i = 0; i < NFAMILIES; i++)
+		for (const char *const *name = families[i]->models; *name; name++) {
+			const sess_family *f = families[i];
+			char path[1024];
+			if (resolve_model(*name, path, sizeof path))
+				continue; /* not installed */
+			cJSON *o = f->model_info(path, err, errlen);
+			if (!o) {
+				cJSON_Delete(arr);
+				return NULL;
+			}
+			cJSON_AddStringToObject(o, "metric", eng_metric_get(f->default_metric)->name);
+			cJSON *cs = cJSON_AddArrayToObject(o, "calib_sets");
+			for (const char *const *c = f->calib_sets; *c; c++)
+				cJSON_AddItemToArray(cs, cJSON_CreateString(*c));
+			cJSON *ms = cJSON_AddArrayToObject(o, "metrics");
+			for (const char *const *c = f->metrics; *c; c++)
+				cJSON_AddItemToArray(ms, cJSON_CreateString(*c));
+			cJSON_AddItemToArray(arr, o);
 		}
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", m->name);
-		cJSON_AddStringToObject(o, "family", m->family);
-		cJSON_AddStringToObject(o, "path", path);
-		cJSON_AddNumberToObject(o, "params", (double)m->params);
-		cJSON_AddStringToObject(o, "task", m->task);
-		cJSON_AddStringToObject(o, "metric", eng_metric_get(f->default_metric)->name);
-		cJSON *st = cJSON_AddArrayToObject(o, "strata");
-		cJSON_AddItemToArray(st, cJSON_CreateString("all"));
-		for (int c = 0; c < m->nclasses; c++)
-			cJSON_AddItemToArray(st, cJSON_CreateString(m->classes[c]));
-		cJSON_AddItemToArray(st, cJSON_CreateString("low-contrast"));
-		cJSON *cs = cJSON_AddArrayToObject(o, "calib_sets");
-		for (const char *const *c = f->calib_sets; *c; c++)
-			cJSON_AddItemToArray(cs, cJSON_CreateString(*c));
-		cJSON *ms = cJSON_AddArrayToObject(o, "metrics");
-		for (const char *const *c = f->metrics; *c; c++)
-			cJSON_AddItemToArray(ms, cJSON_CreateString(*c));
-		cJSON_AddItemToArray(arr, o);
-		eng_model_destroy(m);
-	}
 	return arr;
 }

@@ -12,7 +12,16 @@
  * A step that would leave every layer in fp32 is not taken: that model is
  * the reference.  The best recipe so far is kept at every step and handed
  * to the caller's callback, so an interrupted or failed search still says
- * what it found.  Everything runs on the session's thread.
+ * what it found: after step 0, a cancel stops with "cancelled" and an
+ * evaluation error with "error" (and its message), both returning the
+ * object with the best so far; only a failure before step 0 has finished
+ * returns NULL.  Each step's evaluation gets its disclosure judged by
+ * eng_disclosure_assess against max_loss, the one rule reports use.
+ * Everything runs on the session's thread.
+ *
+ * Test hook: env PRECIS_TEST_FAIL_SEARCH_STEP=N makes the evaluation of
+ * step N fail as an evaluation error would (no real failure can be
+ * provoked on demand mid-search).
  */
 #include "config.h"
 
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eng_report.h"
 #include "eng_session_impl.h"
 
 /* ---------------------------------------------------------------- criterion */
@@ -218,25 +228,41 @@ cJSON *eng_search(eng_session *s, const eng_recipe *start, const eng_criterion *
 	eng_recipe cur = *start;
 	char change[128] = "start";
 	const char *stopped = "exhausted";
-	int step = 0, met = 0, fp32_layers = nq - nl;
+	int step = 0, met = 0, fp32_layers = nq - nl, fail_step = -1;
+	const char *hook = getenv("PRECIS_TEST_FAIL_SEARCH_STEP");
+	if (hook && *hook)
+		fail_step = atoi(hook);
 	for (;;) {
 		if (progress)
 			progress(user, "search", nl ? (double)step / (2.0 * nl + 1) : 1);
-		cJSON *ev = eng_session_eval_ex(s, &cur, 0, progress, user, cancel, err, errlen);
+		cJSON *ev = NULL;
+		if (step == fail_step)
+			snprintf(err, errlen, "step %d: evaluation failed (test hook PRECIS_TEST_FAIL_SEARCH_STEP)", step);
+		else
+			ev = eng_session_eval_ex(s, &cur, 0, progress, user, cancel, err, errlen);
 		if (!ev) {
 			if (cancel && *cancel)
 				stopped = "cancelled";
 			else
-				goto fail;
+				stopped = "error";
 			break;
 		}
 		double shortfall = 0;
 		int holds = eng_criterion_check(c, ev, &shortfall, err, errlen);
-		if (holds < 0) {
+		/* the run's disclosure judged against the criterion (SPEC §3), by
+		 * the rule every report uses; the criterion itself beside it */
+		int grade = holds < 0 ? 0 : eng_disclosure_assess(ev, c->max_loss);
+		cJSON *disc = cJSON_GetObjectItemCaseSensitive(ev, "disclosure");
+		if (holds < 0 || grade < 0 || !disc) {
+			if (holds >= 0)
+				snprintf(err, errlen, "out of memory");
 			cJSON_Delete(ev);
-			goto fail;
+			stopped = "error";
+			break;
 		}
+		cJSON_AddItemToObject(disc, "search_criterion", criterion_json(c));
 		cJSON *so = step_json(step, change, &cur, ev, c, holds, shortfall);
+		cJSON_AddBoolToObject(so, "decision_grade", grade == 1);
 		cJSON_AddItemToArray(steps, so);
 		if (better(holds, shortfall, eng_json_num(ev, "throughput.quant"), best)) {
 			cJSON_Delete(best);
@@ -247,27 +273,7 @@ cJSON *eng_search(eng_session *s, const eng_recipe *start, const eng_criterion *
 			cJSON_AddItemToObject(best, "throughput", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(so, "throughput"), 1));
 			cJSON_AddItemToObject(best, "strata", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(so, "strata"), 1));
 			cJSON_AddNumberToObject(best, "shortfall_pt", round(shortfall * 1e4) / 1e4);
-			/* the best run in full, with the criterion disclosed and
-			 * decision_grade judged against it (SPEC §3) */
-			cJSON *disc = cJSON_GetObjectItemCaseSensitive(ev, "disclosure");
-			if (disc) {
-				int grade = 1, higher = !cJSON_IsFalse(eng_json_get(ev, "eval.higher_is_better"));
-				const cJSON *st;
-				cJSON_ArrayForEach(st, eng_json_get(ev, "eval.strata"))
-				{
-					const cJSON *ci = cJSON_GetObjectItemCaseSensitive(st, "ci95");
-					double lo = eng_json_num(cJSON_GetArrayItem(ci, 0), ""), hi = eng_json_num(cJSON_GetArrayItem(ci, 1), "");
-					double d = eng_json_num(st, "delta");
-					int loss = higher ? d < 0 : d > 0;
-					/* a loss counts when its interval excludes zero or is
-					 * narrower than the criterion */
-					if (loss && !(lo > 0 || hi < 0) && !((hi - lo) * 100 < c->max_loss))
-						grade = 0;
-				}
-				cJSON_ReplaceItemInObjectCaseSensitive(disc, "decision_grade", cJSON_CreateBool(grade));
-				cJSON_AddItemToObject(disc, "criterion", criterion_json(c));
-			}
-			cJSON_AddItemToObject(best, "eval", ev);
+			cJSON_AddItemToObject(best, "eval", ev); /* the best run in full */
 			ev = NULL;
 		}
 		cJSON_Delete(ev);
@@ -312,8 +318,10 @@ cJSON *eng_search(eng_session *s, const eng_recipe *start, const eng_criterion *
 			snprintf(spec, sizeof spec, "%s=%s", lname, kq_fmt_get(to)->name);
 			rc = eng_recipe_set(&cur, "layer", spec, err, errlen);
 		}
-		if (rc)
-			goto fail;
+		if (rc) {
+			stopped = "error";
+			break;
+		}
 		snprintf(change, sizeof change, "%s: %s -> %s", lname, kq_fmt_get(l->fmt)->name,
 			 to == KQ_FMT_F32 ? "fp32 (kept)" : kq_fmt_get(to)->name);
 		l->fmt = to;
@@ -321,18 +329,24 @@ cJSON *eng_search(eng_session *s, const eng_recipe *start, const eng_criterion *
 			l->kept = 1, fp32_layers++;
 		step++;
 	}
-	if (!best) { /* cancelled before the first step finished */
-		snprintf(err, errlen, "cancelled");
+	if (!best) { /* nothing evaluated: cancelled or failed at step 0 */
+		if (strcmp(stopped, "cancelled") == 0)
+			snprintf(err, errlen, "cancelled");
 		goto fail;
 	}
+	int failed = strcmp(stopped, "error") == 0;
+	if (failed && errlen && !*err)
+		snprintf(err, errlen, "step %d: evaluation failed", step);
 	cJSON_AddBoolToObject(root, "met", met);
 	cJSON_AddStringToObject(root, "stopped", stopped);
+	if (failed)
+		cJSON_AddStringToObject(root, "error", err);
 	cJSON_AddItemToObject(root, "best", best);
 	cJSON_AddNumberToObject(root, "elapsed_ms", round((sess_now_ms() - t_start) * 10) / 10);
 	if (progress)
 		progress(user, "search", 1);
 	free(lad);
-	if (strcmp(stopped, "cancelled") != 0 && errlen)
+	if (!failed && strcmp(stopped, "cancelled") != 0 && errlen)
 		err[0] = 0;
 	return root;
 fail:

@@ -460,10 +460,10 @@ static void boot_task(void *arg, int t, int nt)
 	boot_job *j = arg;
 	eng_session *s = j->s;
 	int nc = s->m->out_dim;
-	eng_preds ref = {s->pred_ref, s->conf_ref};
+	eng_preds ref = {s->pred_ref, s->conf_ref, NULL};
 	for (int k = t; k < j->nv; k += nt) {
 		variant *v = j->v[k];
-		eng_preds q = {v->pred, v->conf};
+		eng_preds q = {v->pred, v->conf, NULL};
 		const sess_stratum *all = &s->strata[0];
 		if (eng_paired_bootstrap(s->metric, all->idx, all->n, s->label, &ref, &q, nc, s->resamples, s->seed,
 					 &v->all)) {
@@ -938,6 +938,11 @@ cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, en
 	if (r->kv != KQ_FMT_F32) {
 		snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)", kq_fmt_get(r->kv)->name,
 			 s->fam->name);
+		return NULL;
+	}
+	if (r->attn != KQ_FMT_F32) { /* per-layer deltas are of the linear layers; eval measures --attn */
+		snprintf(err, errlen, "--attn %s: per-layer sensitivity covers the linear layers only; use --attn fp32 "
+				      "(precis eval measures the attention products)", kq_fmt_get(r->attn)->name);
 		return NULL;
 	}
 	char *key = recipe_key(r);

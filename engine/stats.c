@@ -21,6 +21,8 @@ static const eng_metric_info metrics[ENG_METRIC_COUNT] = {
 	{"macro-f1", "macro-averaged F1: the mean over classes of 2TP / (2TP + FP + FN)", 1},
 	{"ece", "expected calibration error: sum over 15 equal-width confidence bins of "
 		"|bin| / n * |accuracy(bin) - mean confidence(bin)|", 0},
+	{"bpc", "bits per character: the mean over the predicted bytes of -log2 of the probability the model "
+		"gives the correct next byte", 0},
 };
 
 const eng_metric_info *eng_metric_get(eng_metric m)
@@ -113,6 +115,14 @@ static double eval_with(eng_metric m, const int *idx, int n, const int *label, c
 				e += fabs(acc[b] - conf[b]) / n;
 		return e;
 	}
+	case ENG_METRIC_BPC: {
+		if (!p->value)
+			return NAN;
+		double sum = 0;
+		for (int i = 0; i < n; i++)
+			sum += p->value[idx[i]];
+		return sum / n;
+	}
 	default:
 		return NAN;
 	}
@@ -155,9 +165,11 @@ int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, 
 	int *sample = malloc((size_t)(n > 0 ? n : 1) * sizeof *sample);
 	double *deltas = malloc((size_t)(resamples > 0 ? resamples : 1) * sizeof *deltas);
 	signed char *d = malloc((size_t)(n > 0 ? n : 1));
+	/* bpc: the per-sample difference, resampled like top1's */
+	double *dv = m == ENG_METRIC_BPC && ref->value && quant->value ? malloc((size_t)(n > 0 ? n : 1) * sizeof *dv) : NULL;
 	double sums[2 * ECE_BINS];
-	if (!counts || !sample || !deltas || !d) {
-		free(counts), free(sample), free(deltas), free(d);
+	if (!counts || !sample || !deltas || !d || (m == ENG_METRIC_BPC && ref->value && quant->value && !dv)) {
+		free(counts), free(sample), free(deltas), free(d), free(dv);
 		return -1;
 	}
 	r->ref = eval_with(m, idx, n, label, ref, nclasses, counts, sums);
@@ -168,6 +180,8 @@ int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, 
 		int j = idx[i];
 		r->flips += ref->pred[j] != quant->pred[j];
 		d[i] = (signed char)((quant->pred[j] == label[j]) - (ref->pred[j] == label[j]));
+		if (dv)
+			dv[i] = (double)quant->value[j] - ref->value[j];
 	}
 	uint64_t st = seed;
 	for (int b = 0; b < resamples && n > 0; b++) {
@@ -176,6 +190,11 @@ int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, 
 			for (int i = 0; i < n; i++)
 				s += d[eng_rng_below(&st, (uint32_t)n)];
 			deltas[b] = (double)s / n;
+		} else if (dv) {
+			double s = 0;
+			for (int i = 0; i < n; i++)
+				s += dv[eng_rng_below(&st, (uint32_t)n)];
+			deltas[b] = s / n;
 		} else {
 			for (int i = 0; i < n; i++)
 				sample[i] = idx[eng_rng_below(&st, (uint32_t)n)];
@@ -189,7 +208,7 @@ int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, 
 		r->hi = quantile(deltas, resamples, 0.975);
 	} else
 		r->lo = r->hi = NAN;
-	free(counts), free(sample), free(deltas), free(d);
+	free(counts), free(sample), free(deltas), free(d), free(dv);
 	return 0;
 }
 

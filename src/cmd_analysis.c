@@ -427,12 +427,15 @@ int cmd_sweep(int argc, char **argv)
 				puts(t);
 			free(t);
 		} else {
-			char vt[256], dc[64] = "failed: see stderr";
+			char vt[256], dc[64] = "failed: see stderr", tq[32], sp[32];
 			values_text(values, vt, sizeof vt);
 			if (!cJSON_GetObjectItemCaseSensitive(res, "error"))
 				delta_ci(cJSON_GetArrayItem(eng_json_get(res, "eval.strata"), 0), dc, sizeof dc);
-			printf("%5ld  %-44s %-24s %10.0f %7.2fx%s\n", i, vt, dc, eng_json_num(res, "throughput.quant"),
-			       eng_json_num(res, "throughput.speedup"),
+			/* a failed point has no throughput: n/a, never "nan" */
+			double q = eng_json_num(res, "throughput.quant"), x = eng_json_num(res, "throughput.speedup");
+			snprintf(tq, sizeof tq, isnan(q) ? "n/a" : "%.0f", q);
+			snprintf(sp, sizeof sp, isnan(x) ? "n/a" : "%.2fx", x);
+			printf("%5ld  %-44s %-24s %10s %8s%s\n", i, vt, dc, tq, sp,
 			       cJSON_IsTrue(eng_json_get(res, "throughput.emulated")) ? "  emulated" : "");
 			cJSON_Delete(values);
 		}
@@ -545,10 +548,12 @@ int cmd_search(int argc, char **argv)
 		fprintf(stderr, "precis search: --max-loss POINTS is required (the loss allowed on 'all', in points)\n");
 		return EXIT_USAGE;
 	}
-	if (o.out && access(o.out, F_OK) == 0 && !o.force) {
-		fprintf(stderr, "precis search: -o %s already exists (use --force to replace it)\n", o.out);
+	if (o.out && strcmp(o.out, "-") == 0) {
+		fprintf(stderr, "precis search: -o names the recipe file to write; standard output gets the search itself\n");
 		return EXIT_USAGE;
 	}
+	if (o.out && (rc = cli_check_output("search", "-o", o.out, o.force)))
+		return rc;
 	eng_session *s = open_session(&a, "search");
 	if (!s)
 		return EXIT_USAGE;
@@ -574,6 +579,7 @@ int cmd_search(int argc, char **argv)
 	}
 	const cJSON *best = eng_json_get(res, "best");
 	int met = cJSON_IsTrue(eng_json_get(res, "met"));
+	const char *stopped = eng_json_str(res, "stopped");
 	if (a.json)
 		print_json(res);
 	else {
@@ -604,8 +610,11 @@ int cmd_search(int argc, char **argv)
 			printf("  recipe saved to %s (precis eval --recipe %s)\n", o.out, o.out);
 		free(buf), free(txt);
 	}
-	if (strcmp(eng_json_str(res, "stopped"), "cancelled") == 0)
+	if (strcmp(stopped, "cancelled") == 0)
 		fprintf(stderr, "precis search: interrupted; the best recipe so far is above\n");
+	else if (strcmp(stopped, "error") == 0)
+		fprintf(stderr, "precis search: stopped by an error: %s; the best recipe so far is above%s\n",
+			eng_json_str(res, "error"), o.out ? " and saved" : "");
 	cJSON_Delete(res);
 	eng_session_destroy(s);
 	return rc;
@@ -659,17 +668,16 @@ int cmd_frontier(int argc, char **argv)
 		fprintf(stderr, "precis frontier: name the FILE.jsonl a sweep wrote (precis sweep ... --jsonl > FILE.jsonl)\n");
 		return EXIT_USAGE;
 	}
-	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-	if (!f) {
-		fprintf(stderr, "precis frontier: %s: cannot open (%s)\n", file, strerror(errno));
+	FILE *f = strcmp(file, "-") == 0 ? stdin : cli_open_input("frontier", NULL, file);
+	if (!f)
 		return EXIT_USAGE;
-	}
 	fpoint *pts = NULL;
 	int n = 0, cap = 0, skipped = 0, rc = 0, higher = 1;
 	char *line = NULL;
 	size_t lcap = 0;
 	long lineno = 0;
 	ssize_t got;
+	errno = 0;
 	while ((got = getline(&line, &lcap, f)) >= 0) {
 		lineno++;
 		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r' || line[got - 1] == ' '))
@@ -730,6 +738,12 @@ int cmd_frontier(int argc, char **argv)
 		else
 			recipe_label(eng_json_get(o, "recipe"), p->label, sizeof p->label);
 		cJSON_Delete(o);
+	}
+	/* a read error is not the end of the file: say so, not "no points" */
+	int rerr = errno;
+	if (!rc && ferror(f)) {
+		cli_read_error("frontier", NULL, file, rerr);
+		rc = EXIT_USAGE;
 	}
 	free(line);
 	if (f != stdin)

@@ -3,8 +3,10 @@
  * runs the recipe (or reads a saved run) and writes the SPEC §6 report
  * through eng_report_write, so the file is replaced atomically or not at
  * all.  Exit status: 0 written; 1 the run or the write failed; 2 bad usage
- * or bad input, including an output file that exists without --force and an
- * output folder that cannot be written (both checked before the run). */
+ * or bad input, including an output file that exists without --force, an
+ * output folder that cannot be written (both checked before the run, by
+ * cli_check_output), an -o extension that names another format than
+ * --format, and --hist-layer without per-layer results. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 
+#include "cli.h"
 #include "cmd_report.h"
 #include "eng_report.h"
 
@@ -89,6 +91,11 @@ int report_take_options(int *argc, char **argv, report_opts *o)
 		fprintf(stderr, "precis report: --sensitivity-file and --sensitivity both give the per-layer results; use one\n");
 		return EXIT_USAGE;
 	}
+	if (o->layer && !o->layers && !o->sensitivity) {
+		fprintf(stderr, "precis report: --hist-layer %s needs per-layer results: add --sensitivity (or "
+				"--sensitivity-file FILE)\n", o->layer);
+		return EXIT_USAGE;
+	}
 	if (o->from && o->layers) {
 		fprintf(stderr, "precis report: --sensitivity needs a run; with --from use --sensitivity-file\n");
 		return EXIT_USAGE;
@@ -96,18 +103,19 @@ int report_take_options(int *argc, char **argv, report_opts *o)
 	return 0;
 }
 
-/* Reads a whole file.  NULL with a message naming the file. */
+/* Reads a whole file.  NULL with a message naming the file and why. */
 static char *slurp(const char *opt, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "precis report: %s %s: %s\n", opt, path, strerror(errno));
+	FILE *f = cli_open_input("report", opt, path);
+	if (!f)
 		return NULL;
-	}
 	size_t cap = 1 << 16, len = 0;
 	char *buf = malloc(cap);
+	int rerr = 0;
 	while (buf) {
+		errno = 0;
 		size_t n = fread(buf + len, 1, cap - len - 1, f);
+		rerr = errno;
 		len += n;
 		if (len + 1 < cap)
 			break;
@@ -118,8 +126,11 @@ static char *slurp(const char *opt, const char *path)
 	}
 	int bad = ferror(f);
 	fclose(f);
+	if (!buf)
+		fprintf(stderr, "precis report: %s %s: out of memory\n", opt, path);
+	else if (bad)
+		cli_read_error("report", opt, path, rerr);
 	if (!buf || bad) {
-		fprintf(stderr, "precis report: %s %s: %s\n", opt, path, buf ? "read error" : "out of memory");
 		free(buf);
 		return NULL;
 	}
@@ -155,9 +166,18 @@ static cJSON *read_json(const char *opt, const char *path, int object)
 	return j;
 }
 
-/* A JSON array of runs, or JSON lines (one run per line, as `sweep --jsonl`). */
-static cJSON *read_history(const char *path)
+/* Is history entry o a point that failed (a sweep line carrying "error")? */
+static int failed_point(const cJSON *o)
 {
+	return cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "error") != NULL;
+}
+
+/* A JSON array of runs, or JSON lines (one run per line, as `sweep --jsonl`).
+ * Failed points (entries carrying "error": no result to show) are left out
+ * and counted in *failed. */
+static cJSON *read_history(const char *path, int *failed)
+{
+	*failed = 0;
 	char *buf = slurp("--history", path);
 	if (!buf)
 		return NULL;
@@ -168,6 +188,11 @@ static cJSON *read_history(const char *path)
 		arr = cJSON_ParseWithOpts(buf, &end, 1);
 		if (!arr)
 			fprintf(stderr, "precis report: --history %s:%d: not valid JSON\n", path, line_of(buf, end));
+		for (int i = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) - 1 : -1; i >= 0; i--)
+			if (failed_point(cJSON_GetArrayItem(arr, i))) {
+				cJSON_DeleteItemFromArray(arr, i);
+				++*failed;
+			}
 	} else {
 		arr = cJSON_CreateArray();
 		int ln = 0;
@@ -183,6 +208,9 @@ static cJSON *read_history(const char *path)
 					cJSON_Delete(o);
 					cJSON_Delete(arr);
 					arr = NULL;
+				} else if (failed_point(o)) {
+					cJSON_Delete(o);
+					++*failed;
 				} else
 					cJSON_AddItemToArray(arr, o);
 			}
@@ -205,33 +233,11 @@ static void stage_progress(void *user, const char *stage, double done)
 	fflush(stderr);
 }
 
-/* Checks -o before any work: not a folder, not an existing file without
- * --force, in a folder we may write.  0 or the exit status. */
-static int writable_target(const report_opts *o)
+/* Does a sensitivity object list layer `name`? */
+static int sens_has_layer(const cJSON *sens, const char *name)
 {
-	if (strcmp(o->out, "-") == 0)
-		return 0;
-	struct stat st;
-	if (stat(o->out, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "precis report: -o %s is a folder; name a file to write\n", o->out);
-			return EXIT_USAGE;
-		}
-		if (!o->force) {
-			fprintf(stderr, "precis report: %s already exists (use --force to replace it)\n", o->out);
-			return EXIT_USAGE;
-		}
-	}
-	char dir[4096];
-	const char *slash = strrchr(o->out, '/');
-	if (slash)
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash == o->out ? 1 : slash - o->out), o->out);
-	else
-		snprintf(dir, sizeof dir, ".");
-	if (access(dir, W_OK | X_OK) != 0) {
-		fprintf(stderr, "precis report: -o %s: cannot write in %s: %s\n", o->out, dir, strerror(errno));
-		return EXIT_USAGE;
-	}
+	const cJSON *l;
+	cJSON_ArrayForEach(l, eng_json_get(sens, "layers")) if (strcmp(eng_json_str(l, "name"), name) == 0) return 1;
 	return 0;
 }
 
@@ -243,6 +249,10 @@ int report_run(const report_opts *o, const eng_recipe *r, const eng_session_opts
 		fprintf(stderr, "precis report: -o -: say the format of standard output with --format md, html or json\n");
 		return EXIT_USAGE;
 	}
+	/* the place first: "-o FOLDER" is better said than "no extension" */
+	int rc = cli_check_output("report", "-o", o->out, o->force);
+	if (rc)
+		return rc;
 	if (eng_report_format_parse(o->format ? o->format : o->out, &fmt, err, sizeof err)) {
 		fprintf(stderr, "precis report: %s%s%s\n", o->format ? "--format: " : "-o ", err,
 			o->format ? "" : "; or say --format md, html or json");
@@ -252,16 +262,29 @@ int report_run(const report_opts *o, const eng_recipe *r, const eng_session_opts
 		fprintf(stderr, "precis report: --from reports a saved run; recipe options cannot change it\n");
 		return EXIT_USAGE;
 	}
-	int rc = writable_target(o);
-	if (rc)
-		return rc;
+	if (o->format && strcmp(o->out, "-") != 0) {
+		/* -o's extension, when it names a report format, must agree */
+		const char *base = strrchr(o->out, '/') ? strrchr(o->out, '/') + 1 : o->out, *dot = strrchr(base, '.');
+		eng_report_fmt ext;
+		char e2[256];
+		if (dot && dot != base && eng_report_format_parse(o->out, &ext, e2, sizeof e2) == 0 && ext != fmt) {
+			fprintf(stderr, "precis report: --format %s does not match -o %s (a %s file); change one of them\n",
+				o->format, o->out, eng_report_format_name(ext));
+			return EXIT_USAGE;
+		}
+	}
 	cJSON *pinned = NULL, *history = NULL, *sens = NULL, *run = NULL;
 	eng_session *s = NULL;
+	int hist_failed = 0;
 	rc = EXIT_USAGE;
 	if ((o->pinned && !(pinned = read_json("--compare", o->pinned, 1))) ||
-	    (o->history && !(history = read_history(o->history))) ||
+	    (o->history && !(history = read_history(o->history, &hist_failed))) ||
 	    (o->sensitivity && !(sens = read_json("--sensitivity-file", o->sensitivity, 1))))
 		goto out;
+	if (sens && o->layer && !sens_has_layer(sens, o->layer)) {
+		fprintf(stderr, "precis report: --hist-layer: layer '%s' is not in %s\n", o->layer, o->sensitivity);
+		goto out;
+	}
 	if (o->from) {
 		if (!(run = read_json("--from", o->from, 1)))
 			goto out;
@@ -284,7 +307,7 @@ int report_run(const report_opts *o, const eng_recipe *r, const eng_session_opts
 			goto out;
 		}
 	}
-	eng_report_in in = {run, pinned, history, sens, o->layer, NULL, NULL, o->date, o->max_loss};
+	eng_report_in in = {run, pinned, history, sens, o->layer, NULL, NULL, o->date, o->max_loss, hist_failed};
 	if (strcmp(o->out, "-") == 0) {
 		char *buf;
 		size_t len;

@@ -53,7 +53,8 @@ static const command commands[] = {
 	{"search", "[recipe opts] --max-loss PT [--stratum S] [-o F]", "fastest mixed-precision recipe meeting a per-stratum criterion", cmd_search, NULL},
 	{"frontier", "FILE.jsonl [--stratum NAME] [--ascii]", "Pareto frontier of a sweep: table and scatter plot", cmd_frontier, NULL},
 	{"report", "[recipe opts] -o FILE [--format md|html|json] [--force]", "decision-grade report (Markdown, HTML, JSON)", cmd_report, NULL},
-	{"bench", "kernels [--json] [--threads N] [--repeats N] [--quick]", "time the quantized kernels against OpenBLAS (and oneDNN)", cmd_bench, NULL},
+	{"bench", "kernels|model [recipe opts] [--json] [--repeats N] [--widths D,..] [--quick]",
+	 "kernels against OpenBLAS (and oneDNN); a model's pp128/tg128 fp32 vs quantized", cmd_bench, NULL},
 	{"repl", "[recipe opts]", "line-oriented shell with the explorer's commands (set, run, save, ...)", cmd_repl, NULL},
 	{"models", "[--json]", "list the shipped models", cmd_models, NULL},
 	{"help", "", "this text", cmd_help, NULL},
@@ -167,6 +168,10 @@ static int cmd_bench(int argc, char **argv)
 		} else if (a[0] == '-') {
 			fprintf(stderr, "precis bench: unknown option '%s' (see precis --help)\n", a);
 			return EXIT_USAGE;
+		} else if (!what && strcmp(a, "model") == 0) {
+			/* the rest are recipe options: cmd_bench_model.c parses all of it */
+			memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+			return cmd_bench_model(argc - 1, argv);
 		} else if (!what)
 			what = a;
 		else {
@@ -174,13 +179,9 @@ static int cmd_bench(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!what || strcmp(what, "model") == 0) {
-		if (!what) {
-			fprintf(stderr, "precis bench: say what to benchmark: 'kernels' (or 'model', not built yet)\n");
-			return EXIT_USAGE;
-		}
-		fprintf(stderr, "precis bench model: not built yet; 'precis eval' reports the model's throughput\n");
-		return EXIT_RUN;
+	if (!what) {
+		fprintf(stderr, "precis bench: say what to benchmark: 'kernels' or 'model'\n");
+		return EXIT_USAGE;
 	}
 	if (strcmp(what, "kernels") != 0) {
 		fprintf(stderr, "precis bench: unknown target '%s' (expected 'kernels' or 'model')\n", what);
@@ -374,10 +375,13 @@ static int cmd_models(int argc, char **argv)
 		puts(txt);
 		free(txt);
 	} else {
-		printf("%-16s %-8s %8s  %-8s %s\n", "model", "family", "params", "metric", "task");
+		printf("%-24s %-8s %8s  %-8s %s\n", "model", "family", "params", "metric", "task");
 		const cJSON *o;
-		cJSON_ArrayForEach(o, m) printf("%-16s %-8s %8.0f  %-8s %s\n", eng_json_str(o, "name"), eng_json_str(o, "family"),
-						eng_json_num(o, "params"), eng_json_str(o, "metric"), eng_json_str(o, "task"));
+		/* a stress variant says so on its own line */
+		cJSON_ArrayForEach(o, m) printf("%-24s %-8s %8.0f  %-8s %s%s%s%s\n", eng_json_str(o, "name"),
+						eng_json_str(o, "family"), eng_json_num(o, "params"), eng_json_str(o, "metric"),
+						eng_json_str(o, "task"), *eng_json_str(o, "variant") ? " [" : "",
+						eng_json_str(o, "variant"), *eng_json_str(o, "variant") ? "]" : "");
 	}
 	cJSON_Delete(m);
 	return 0;
@@ -407,6 +411,22 @@ static int interactive(int argc, char **argv, const char *cmd, int (*entry)(cons
 	if (a.json) {
 		fprintf(stderr, "precis %s: --json is not an option here (try 'precis eval --json')\n", cmd);
 		return EXIT_USAGE;
+	}
+	/* A model that is neither shipped nor a readable file is bad usage,
+	 * said before the screen is taken (the explorer loads lazily). */
+	if (a.sess.model && access(a.sess.model, R_OK) != 0) {
+		char e[256];
+		cJSON *models = eng_models_json(e, sizeof e);
+		const cJSON *m;
+		int known = 0;
+		cJSON_ArrayForEach(m, models)
+		known |= strcmp(eng_json_str(m, "name"), a.sess.model) == 0;
+		cJSON_Delete(models);
+		if (!known) {
+			fprintf(stderr, "precis %s: --model %s: no such shipped model ('precis models' lists them) and no readable file\n",
+				cmd, a.sess.model);
+			return EXIT_USAGE;
+		}
 	}
 	/* Installed before curses or readline start, so they leave SIGINT to
 	 * us; no SA_RESTART, so a poll() or a blocked read returns at once. */

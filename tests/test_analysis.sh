@@ -104,6 +104,19 @@ t "... names it in one line" sh -c "grep -q wieghts '$tmp/err' && [ \$(wc -l < '
 t "sweep --shard 3/3 (2)" run 2 sweep --vary weights=int8 --shard 3/3
 t "sweep --shard x (2)" run 2 sweep --vary weights=int8 --shard x
 t "sweep --json (2: the option is --jsonl)" run 2 sweep --vary weights=int8 --json
+# a point the model cannot run: cnn-fashion has no KV cache
+t "sweep with a failing point (1)" run 1 sweep $common --vary kv=fp32,int8
+t "... its row says n/a for throughput and speedup, never nan" sh -c \
+	"grep -q '^ *1  kv=int8  *failed: see stderr  *n/a  *n/a\$' '$tmp/out' && ! grep -qi nan '$tmp/out'"
+t "sweep --jsonl with a failing point (1)" run 1 sweep $common --vary kv=fp32,int8 --jsonl
+cp "$tmp/out" "$tmp/failing.jsonl"
+head -n 1 "$tmp/all.jsonl" >"$tmp/point0.json"
+t "report --history of it leaves the failed line out, and says so (0)" \
+	run 0 report --from "$tmp/point0.json" --history "$tmp/failing.jsonl" --format md -o -
+t "... one history row, the skip counted, no nan" sh -c \
+	"grep -q '^1 failed point of the history (an error, no result) is left out.' '$tmp/out' &&
+	 grep -q '^|   1 | W int8 channel' '$tmp/out' && [ \$(grep -c '^| *[0-9]* | W ' '$tmp/out') -eq 1 ] &&
+	 ! grep -q 'nan' '$tmp/out'"
 
 # --------------------------------------------------------------- frontier
 t "frontier on the sweep" run 0 frontier "$tmp/all.jsonl" --ascii
@@ -126,6 +139,12 @@ t "a bad line (2)" run 2 frontier "$tmp/bad.jsonl"
 t "... one message naming file and line 3" sh -c "grep -q 'bad.jsonl:3:' '$tmp/err' && [ \$(wc -l < '$tmp/err') -eq 1 ]"
 t "frontier of a missing file (2)" run 2 frontier "$tmp/nope.jsonl"
 t "frontier without a file (2)" run 2 frontier
+t "frontier of a folder (2)" run 2 frontier "$tmp"
+t "... says it is a folder, in one line" sh -c "grep -q '$tmp: is a folder, not a file' '$tmp/err' && [ \$(wc -l < '$tmp/err') -eq 1 ]"
+"$precis" frontier - <"$tmp" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+t "frontier - reading a folder on standard input (2), a read error not 'no points'" sh -c \
+	"[ $rc -eq 2 ] && grep -q -- '-: is a folder' '$tmp/err' && ! grep -q 'no evaluated points' '$tmp/err'"
 t "frontier draws braille in a UTF-8 locale" sh -c \
 	"LC_ALL=C.UTF-8 '$precis' frontier '$tmp/all.jsonl' | grep -q \"\$(printf '\342\227\206')\""
 
@@ -143,6 +162,54 @@ d = json.load(open(sys.argv[1]))
 assert d["met"] is False and d["stopped"] == "max-steps" and d["best"]["step"] == 0 and d["best"]["shortfall_pt"] > 0
 assert json.load(open(sys.argv[2])) == d["best"]["recipe"]
 PY
+t "search -o onto a folder (2)" run 2 search $common --max-loss 1 -o "$tmp"
+t "... says it is a folder" grep -q -- "-o $tmp is a folder; name a file to write" "$tmp/err"
+t "search -o into a missing folder (2), found before any work" run 2 search $common --max-loss 1 -o "$tmp/no/such/b.json"
+t "... naming the folder and the reason, with nothing searched" sh -c \
+	"grep -q 'cannot write in $tmp/no/such: No such file or directory' '$tmp/err' && [ ! -s '$tmp/out' ]"
+
+# the best run's disclosure is judged by the report's rule, with the criterion
+t "search --max-loss 7 --json (0)" run 0 search $common --max-loss 7 --json
+cp "$tmp/out" "$tmp/s7.json"
+t "... best.eval.disclosure by eng_disclosure_assess: one criterion key, verdict agrees with its reasons" \
+	python3 - "$tmp/s7.json" "$tmp/best7.json" <<'PY'
+import json, sys
+def unique(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), "duplicate keys: %s" % keys
+    return dict(pairs)
+d = json.load(open(sys.argv[1]), object_pairs_hook=unique)
+ev = d["best"]["eval"]
+ds = ev["disclosure"]
+assert ds["criterion"] == 7 and ds["search_criterion"]["max_loss_pt"] == 7, ds
+# 200 images: the classes have about 20 each, under the rule of three's ceil(3/0.07) = 43
+small = [s["name"] for s in ev["eval"]["strata"] if s["n"] < 43]
+assert small and ds["min_stratum_n"] == 43, (small, ds["min_stratum_n"])
+assert ds["decision_grade"] is False and ds["reasons"], ds
+assert any("sample size too small for the 7.00-point criterion" in r for r in ds["reasons"]), ds["reasons"]
+assert all(s["decision_grade"] is False for s in d["steps"]), d["steps"]
+json.dump(ev, open(sys.argv[2], "w"))
+PY
+t "report --from the best run keeps its 7-point criterion (0)" run 0 report --from "$tmp/best7.json" --format json -o -
+t "... disclosure.criterion 7, not decision-grade" python3 -c "
+import json; d=json.load(open('$tmp/out'))['disclosure']; assert d['criterion'] == 7 and d['decision_grade'] is False, d"
+
+# an evaluation failing mid-search (test hook): the best so far is kept
+PRECIS_TEST_FAIL_SEARCH_STEP=1 "$precis" search $common --weights int4 --max-loss 0 --max-steps 3 --json \
+	-o "$tmp/b3.json" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+t "an evaluation error at step 1 is a run failure (1)" [ "$rc" -eq 1 ]
+t "... the search object says stopped: error, with the message and the best (step 0)" python3 - "$tmp/out" "$tmp/b3.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["stopped"] == "error" and "step 1: evaluation failed" in d["error"], (d["stopped"], d.get("error"))
+assert d["met"] is False and len(d["steps"]) == 1 and d["best"]["step"] == 0
+assert json.load(open(sys.argv[2])) == d["best"]["recipe"]
+PY
+t "... and stderr says why and that the best was saved" grep -q "stopped by an error: step 1: evaluation failed.*saved" "$tmp/err"
+PRECIS_TEST_FAIL_SEARCH_STEP=0 "$precis" search $common --max-loss 0 -o "$tmp/b4.json" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+t "an error at step 0 leaves nothing to save (1)" sh -c "[ $rc -eq 1 ] && [ ! -e '$tmp/b4.json' ] && grep -q 'step 0: evaluation failed' '$tmp/err'"
 t "search without --max-loss (2)" run 2 search $common
 t "search --max-loss -1 (2)" run 2 search --max-loss -1
 t "search --stratum sock (2)" run 2 search $common --max-loss 1 --stratum sock

@@ -10,6 +10,8 @@ for c in tui eval sensitivity sweep search frontier report bench repl models; do
 	t "--help lists '$c'" grep -q "precis $c" "$tmp/out"
 done
 t "--help marks no command as not built yet (all of SPEC §2 is built)" sh -c "! grep -q 'not built yet' '$tmp/out'"
+t "tui --model with no such model is bad usage (2), before the screen is taken" run 2 tui --model no-such-model
+t "... and names the model" grep -q "no-such-model" "$tmp/err"
 t "unknown command is bad usage (2)" run 2 frobnicate
 t "... and names it" grep -q "frobnicate" "$tmp/err"
 t "... in one line on stderr" sh -c "[ \$(wc -l < '$tmp/err') -eq 1 ]"
@@ -20,8 +22,8 @@ t "... message names --threads and the value" grep -q -- "--threads: 'two'" "$tm
 t "--threads 0 is out of range (2)" run 2 bench kernels --threads 0
 t "--repeats without a value (2)" run 2 bench kernels --repeats
 t "bench without a target (2)" run 2 bench
-t "an unbuilt command fails honestly (1)" run 1 bench model
-t "... saying it is not built yet" grep -q "not built yet" "$tmp/err"
+t "bench model with a bad width is bad usage (2)" run 2 bench model --widths 100
+t "... naming --widths in one line" sh -c "grep -q -- '--widths' '$tmp/err' && [ \$(wc -l < '$tmp/err') -eq 1 ]"
 t "PRECIS_ISA=bogus is rejected (2)" sh -c "PRECIS_ISA=bogus '$precis' --version >/dev/null 2>&1; [ \$? -eq 2 ]"
 
 # bench kernels end to end, quick shapes; JSON per SPEC §5.

@@ -121,7 +121,7 @@ static void test_goldens(void)
 		ok(0, "fixtures load");
 		return;
 	}
-	eng_report_in in = {run, pin, hist, sens, NULL, NULL, "Test CPU (fixture)", NULL, 0};
+	eng_report_in in = {run, pin, hist, sens, NULL, NULL, "Test CPU (fixture)", NULL, 0, 0};
 	static const struct {
 		eng_report_fmt fmt;
 		const char *file;
@@ -138,7 +138,7 @@ static void test_goldens(void)
 		   eng_report_format_name(f[i].fmt));
 		free(again);
 	}
-	eng_report_in plain = {run, NULL, NULL, NULL, NULL, NULL, "Test CPU (fixture)", NULL, 0};
+	eng_report_in plain = {run, NULL, NULL, NULL, NULL, NULL, "Test CPU (fixture)", NULL, 0, 0};
 	char *p = render(&plain, ENG_REPORT_MD);
 	if (p)
 		golden("report_plain.md", p, strlen(p));
@@ -430,7 +430,7 @@ static void test_escaping(void)
 	cJSON_ReplaceItemInObject(st, "name", cJSON_CreateString("<script>x</script>|`a`&"));
 	cJSON_AddItemToObject(cJSON_GetObjectItem(r, "recipe"), "overrides",
 			      cJSON_Parse("{\"conv1\":\"fp32\",\"fc2\":{\"weights\":\"int4\"}}"));
-	eng_report_in in = {r, NULL, NULL, NULL, NULL, NULL, "cpu", NULL, 0};
+	eng_report_in in = {r, NULL, NULL, NULL, NULL, NULL, "cpu", NULL, 0, 0};
 	char *h = render(&in, ENG_REPORT_HTML), *m = render(&in, ENG_REPORT_MD), *j = render(&in, ENG_REPORT_JSON);
 	ok(h && !strstr(h, "<script>") && strstr(h, "&lt;script&gt;x&lt;/script&gt;|`a`&amp;"),
 	   "html: a stratum name is escaped in tables and charts");
@@ -472,6 +472,81 @@ static void test_escaping(void)
 	   "eng_cpu_model: \"%s\"", cpu);
 }
 
+/* -------------------------------------------------------- history, gaps */
+
+/* The explorer's history keeps numbered copies ("run": N) of its runs; the
+ * current and pinned runs must still be recognised in it. */
+static void test_history_copies(void)
+{
+	cJSON *run = load("report_run.json"), *pin = load("report_pinned.json");
+	if (!run || !pin) {
+		ok(0, "fixtures load");
+		cJSON_Delete(run), cJSON_Delete(pin);
+		return;
+	}
+	cJSON *hist = cJSON_CreateArray(), *a = cJSON_Duplicate(pin, 1), *b = cJSON_Duplicate(run, 1);
+	cJSON_AddNumberToObject(a, "run", 1);
+	cJSON_AddNumberToObject(b, "run", 2);
+	cJSON_AddItemToArray(hist, a);
+	cJSON_AddItemToArray(hist, b);
+	eng_report_in in = {run, pin, hist, NULL, NULL, NULL, "cpu", NULL, 0, 0};
+	char *md = render(&in, ENG_REPORT_MD), *html = render(&in, ENG_REPORT_HTML);
+	ok(md && count(md, "512 (this run) ") == 1 && count(md, "(pinned as A)") == 1 &&
+		   strstr(md, "|   2 | W int8 channel, A int8 tensor, minmax representative:512 (this run) "),
+	   "md: history copies carrying \"run\" are recognised: row 2 is this run, row 1 the pinned A");
+	/* drawn once each: a point of the history, no extra "this run" / "A (pinned)" point */
+	ok(html && count(html, "class=\"pt run") == 1 && count(html, "class=\"pt pinned") == 1 &&
+		   strstr(html, ">#2 (this run)</text>") && !strstr(html, ">this run</text>") && !strstr(html, ">A (pinned)</text>"),
+	   "html: the scatter draws this run and A once each, as history points #2 and #1");
+	free(md), free(html);
+	/* a copy that differs in anything else is another run */
+	cJSON_ReplaceItemInObject(b, "metric", cJSON_CreateString("ece"));
+	md = render(&in, ENG_REPORT_MD);
+	ok(md && count(md, "512 (this run) ") == 0, "a copy that differs beyond \"run\" is not this run");
+	free(md);
+	cJSON_DeleteItemFromArray(hist, 1);
+	/* failed points the caller left out are counted; a history run without
+	 * a measured speedup shows n/a, not nan */
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(a, "throughput"), "speedup");
+	in.history_skipped = 2;
+	md = render(&in, ENG_REPORT_MD);
+	char *js = render(&in, ENG_REPORT_JSON);
+	cJSON *j = js ? cJSON_Parse(js) : NULL;
+	ok(md && strstr(md, "2 failed points of the history (an error, no result) are left out.") && !strstr(md, "nan"),
+	   "md: the history section says 2 failed points were left out; no nan");
+	ok(eng_json_num(j, "report.history_failed_skipped") == 2, "json: report.history_failed_skipped = 2");
+	cJSON_Delete(j);
+	free(md), free(js);
+	cJSON_Delete(hist), cJSON_Delete(run), cJSON_Delete(pin);
+}
+
+/* A run that lacks parts renders what it has: a missing recipe is said, not
+ * taken for running out of memory. */
+static void test_missing_parts(void)
+{
+	cJSON *r = cJSON_Parse("{\"eval\":{\"strata\":[{\"name\":\"all\"}]}}");
+	eng_report_in in = {r, NULL, NULL, NULL, NULL, NULL, "cpu", NULL, 0, 0};
+	static const eng_report_fmt fmts[] = {ENG_REPORT_MD, ENG_REPORT_HTML, ENG_REPORT_JSON};
+	for (int i = 0; i < 3; i++) {
+		char *o = NULL, err[256] = "";
+		size_t len = 0;
+		int rc = eng_report_render(&in, fmts[i], &o, &len, err, sizeof err);
+		ok(rc == 0 && o && (fmts[i] == ENG_REPORT_JSON || strstr(o, "(the run has no recipe)")),
+		   "%s: a run without a recipe renders (%s)", eng_report_format_name(fmts[i]), rc ? err : "ok");
+		free(o);
+	}
+	/* a sensitivity without layers cannot show a named layer */
+	cJSON *sens = cJSON_Parse("{\"full\":false}");
+	in.sensitivity = sens;
+	in.layer = "fc1";
+	char *o = NULL, err[256] = "";
+	size_t len;
+	ok(eng_report_render(&in, ENG_REPORT_MD, &o, &len, err, sizeof err) == -1 && strstr(err, "'fc1'"),
+	   "a named layer with a sensitivity that has no layers is refused: %s", err);
+	free(o);
+	cJSON_Delete(sens), cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const char *src = getenv("top_srcdir");
@@ -480,5 +555,7 @@ int main(void)
 	test_disclosure();
 	test_files();
 	test_escaping();
+	test_history_copies();
+	test_missing_parts();
 	return tap_done();
 }

@@ -75,7 +75,33 @@ t "--from with recipe options (2)" run 2 report --from "$golden/report_run.json"
 t "--from a file that is not JSON (2)" run 2 report --from "${top_srcdir:-.}/tests/test_report.sh" -o "$d/x.md"
 t "... names the file and line" grep -q "test_report.sh:[0-9]*: not valid JSON" "$tmp/err"
 t "--max-loss 0 (2)" run 2 report --eval-n 300 --max-loss 0 -o "$d/x.md"
+t "--format html -o x.md: the extension names another format (2)" run 2 report --from "$golden/report_run.json" \
+	--format html -o "$d/x.md"
+t "... naming both" grep -q -- "--format html does not match -o $d/x.md (a md file)" "$tmp/err"
+t "... in one line" one_line
+t "--format json -o x.HTM (2)" run 2 report --from "$golden/report_run.json" --format json -o "$d/x.HTM"
+t "--format md -o x.md agrees (0)" run 0 report --from "$golden/report_run.json" --format md -o "$d/agree.md"
+t "--format html -o x.txt: not a report extension, --format decides (0)" \
+	run 0 report --from "$golden/report_run.json" --format html -o "$d/x.txt"
+t "... HTML in it" grep -q '^<!DOCTYPE html>' "$d/x.txt"
+rm -f "$d/agree.md" "$d/x.txt"
+t "--hist-layer without per-layer results (2)" run 2 report --from "$golden/report_run.json" --hist-layer fc1 -o "$d/x.md"
+t "... says what it needs" grep -q -- "--hist-layer fc1 needs per-layer results" "$tmp/err"
+t "... in one line" one_line
+printf '{"full": false}\n' >"$tmp/nolayers.json"
+t "--hist-layer with a sensitivity file that has no such layer (2)" run 2 report --from "$golden/report_run.json" \
+	--sensitivity-file "$tmp/nolayers.json" --hist-layer fc1 -o "$d/x.md"
+t "... named" grep -q "layer 'fc1' is not in $tmp/nolayers.json" "$tmp/err"
+t "--from a folder (2)" run 2 report --from "$d" -o "$d/x.md"
+t "... says it is a folder" grep -q -- "--from $d: is a folder, not a file" "$tmp/err"
+t "... in one line" one_line
+t "-o a folder (2)" run 2 report --from "$golden/report_run.json" -o "$d"
+t "... says so" grep -q -- "-o $d is a folder; name a file to write" "$tmp/err"
 t "nothing was written by the failed commands" [ ! -e "$d/x.md" ] && [ ! -e "$d/r.txt" ] && [ ! -e "$d/x" ]
+printf '{"eval":{"strata":[{"name":"all"}]}}\n' >"$tmp/bare.json"
+t "a run without a recipe is reported, not taken for out of memory (0)" \
+	run 0 report --from "$tmp/bare.json" -o - --format md
+t "... saying it has none" grep -q '^(the run has no recipe)$' "$tmp/out"
 
 # ------------------------------------------------------------ safety
 printf 'old report\n' >"$d/keep.md"

@@ -13,7 +13,7 @@ int main(void)
 	/* hand example: 3 classes, 6 samples */
 	int label[6] = {0, 0, 1, 1, 2, 2}, pred[6] = {0, 1, 1, 1, 2, 0}, idx[6] = {0, 1, 2, 3, 4, 5};
 	float conf[6] = {0.9f, 0.6f, 0.8f, 0.95f, 0.7f, 0.55f};
-	eng_preds p = {pred, conf};
+	eng_preds p = {pred, conf, NULL};
 	ok(fabs(eng_metric_eval(ENG_METRIC_TOP1, idx, 6, label, &p, 3) - 4.0 / 6) < 1e-12, "top1 = 4/6");
 	/* class0: tp1 fp1 fn1 -> 2/4; class1: tp2 fp1 fn0 -> 4/5; class2: tp1 fp0 fn1 -> 2/3 */
 	double f1 = (0.5 + 0.8 + 2.0 / 3) / 3;
@@ -58,7 +58,7 @@ int main(void)
 		else if (pos >= 9300 && pos < 9400)
 			pq[i] = lab[i]; /* only the quantized model is right */
 	}
-	eng_preds ref = {pr, cf}, qu = {pq, cf};
+	eng_preds ref = {pr, cf, NULL}, qu = {pq, cf, NULL};
 	eng_paired r;
 	ok(eng_paired_bootstrap(ENG_METRIC_TOP1, all, N, lab, &ref, &qu, 10, 2000, 7, &r) == 0, "bootstrap runs");
 	ok(fabs(r.ref - 0.93) < 1e-12 && fabs(r.quant - 0.91) < 1e-12 && fabs(r.delta + 0.02) < 1e-12,
@@ -85,6 +85,35 @@ int main(void)
 	eng_paired_bootstrap(ENG_METRIC_TOP1, all, 100, lab, &ref, &qu, 10, 2000, 7, &r2);
 	ok(r2.hi - r2.lo > 3 * (r.hi - r.lo), "small strata get wide intervals (%.4f vs %.4f)", r2.hi - r2.lo,
 	   r.hi - r.lo);
+	/* bpc: the mean of the per-sample values; the interval is on the paired
+	 * per-sample difference.  Reference values 1 + u, quantized = reference
+	 * + 0.05 + e with u, e uniform in [-0.5, 0.5): the difference has mean
+	 * 0.05 and standard deviation sqrt(1/12), so the normal 95% interval is
+	 * mean(d) +- 1.96 * sqrt(1/12 / n) (computed on the sample's own mean
+	 * and variance here). */
+	float *vr = malloc(N * sizeof *vr), *vq = malloc(N * sizeof *vq);
+	double sr = 0, sq = 0, sd = 0, sd2 = 0;
+	for (int i = 0; i < N; i++) {
+		vr[i] = 1.0f + (float)(eng_rng_below(&s, 1000) / 1000.0 - 0.5);
+		vq[i] = vr[i] + 0.05f + (float)(eng_rng_below(&s, 1000) / 1000.0 - 0.5);
+		double d = (double)vq[i] - vr[i];
+		sr += vr[i], sq += vq[i], sd += d, sd2 += d * d;
+	}
+	eng_preds br = {pr, cf, vr}, bq = {pq, cf, vq};
+	double md = sd / N, sdev = sqrt(fmax(sd2 / N - md * md, 0));
+	ok(fabs(eng_metric_eval(ENG_METRIC_BPC, all, N, lab, &br, 10) - sr / N) < 1e-9, "bpc is the mean value (%.4f)",
+	   sr / N);
+	ok(isnan(eng_metric_eval(ENG_METRIC_BPC, all, N, lab, &ref, 10)), "bpc without values is NaN");
+	ok(eng_metric_parse("bpc", &m) == 0 && m == ENG_METRIC_BPC && !eng_metric_get(m)->higher_is_better,
+	   "bpc parses; lower is better");
+	ok(eng_paired_bootstrap(ENG_METRIC_BPC, all, N, lab, &br, &bq, 10, 2000, 7, &r2) == 0 &&
+		   fabs(r2.delta - (sq - sr) / N) < 1e-9 && r2.flips == 400,
+	   "bpc bootstrap: delta %.5f is the mean difference, flips from the predictions", r2.delta);
+	half = 1.96 * sdev / sqrt(N);
+	ok(fabs(r2.lo - (md - half)) < 1e-3 && fabs(r2.hi - (md + half)) < 1e-3,
+	   "bpc interval [%.5f, %.5f] matches the normal approximation [%.5f, %.5f]", r2.lo, r2.hi, md - half,
+	   md + half);
+	free(vr), free(vq);
 	free(lab), free(pr), free(pq), free(all), free(cf);
 	return tap_done();
 }
