@@ -934,6 +934,8 @@ static char *build_command(const cJSON *run)
 	sh_opt(&b, "--acts", jstr(r, "acts"));
 	if (*jstr(r, "kv") && strcmp(jstr(r, "kv"), "fp32") != 0)
 		sh_opt(&b, "--kv", jstr(r, "kv"));
+	if (*jstr(r, "attn") && strcmp(jstr(r, "attn"), "fp32") != 0)
+		sh_opt(&b, "--attn", jstr(r, "attn"));
 	sh_opt(&b, cJSON_IsFalse(jget(r, "weight_symmetric")) ? "--asymmetric" : "--symmetric", NULL);
 	sh_opt(&b, cJSON_IsTrue(jget(r, "act_symmetric")) ? "--act-symmetric" : "--act-asymmetric", NULL);
 	sh_opt(&b, "--granularity", jstr(r, "granularity"));
@@ -1619,6 +1621,11 @@ static void sec_title(doc *d, rctx *c)
 	snprintf(t, sizeof t, "precis report: %s, %s weights / %s activations", jstr(c->run, "model.name"),
 		 jstr(c->run, "recipe.weights"), jstr(c->run, "recipe.acts"));
 	d->ops->heading(d, 1, NULL, t);
+	if (*jstr(c->run, "model.variant")) { /* a stress variant is never mistaken for a trained model */
+		d->ops->par_begin(d, NULL);
+		d_textf(d, "Model variant: %s.", jstr(c->run, "model.variant"));
+		d->ops->par_end(d);
+	}
 	if (c->in->date) {
 		d->ops->par_begin(d, "meta");
 		d_textf(d, "Generated %s.", c->in->date);
@@ -2196,8 +2203,9 @@ static void sec_disclosure(doc *d, rctx *c)
 		switch (i) {
 		case 0: v = xprintf("%s; %s", jstr(r, "model.task"), jstr(r, "eval.set")); break;
 		case 1:
-			v = xprintf("%s, %s, sha256 %s, %s parameters", jstr(r, "model.name"), jstr(r, "model.path"),
-				    jstr(r, "model.sha256"), n0(jnum(r, "model.params")).s);
+			v = xprintf("%s, %s, sha256 %s, %s parameters%s%s", jstr(r, "model.name"), jstr(r, "model.path"),
+				    jstr(r, "model.sha256"), n0(jnum(r, "model.params")).s,
+				    *jstr(r, "model.variant") ? "; variant: " : "", jstr(r, "model.variant"));
 			break;
 		case 2:
 			v = xprintf("%s: %s; %s is better", jstr(r, "metric"), jstr(r, "eval.metric_definition"),

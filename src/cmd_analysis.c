@@ -230,7 +230,7 @@ static void print_sensitivity(const cJSON *res, const eng_recipe *r)
 	if (full) {
 		char all[64];
 		delta_ci(eng_json_get(res, "full_recipe"), all, sizeof all);
-		printf("\naccuracy deltas (%s, points) on %.0f evaluation images, %s;\nfull recipe: all %s, %.0f flips\n",
+		printf("\naccuracy deltas (%s, points) on %.0f evaluation samples, %s;\nfull recipe: all %s, %.0f flips\n",
 		       eng_json_str(res, "metric"), eng_json_num(res, "eval.n"), eng_json_str(res, "eval.ci_method"), all,
 		       eng_json_num(res, "full_recipe.flips"));
 		printf("%4s %-10s %-22s %-34s %-22s %-34s %s\n", "rank", "layer", "only this quantized", "  moved most",

@@ -28,6 +28,7 @@ static const char *const gran_vals[] = {"tensor", "channel", "group:32", "group:
 static const char *const act_gran_vals[] = {"tensor", "token", NULL};
 static const char *const calib_vals[] = {"minmax", "percentile:99.9", "percentile:99.99", "entropy", "mse", NULL};
 static const char *const smooth_vals[] = {"0", "0.5", "0.8", "1", NULL};
+static const char *const attn_vals[] = {"fp32", "int8", NULL};
 
 static const struct {
 	const char *option;
@@ -36,7 +37,7 @@ static const struct {
 	{"weights", weight_vals},      {"acts", act_vals},
 	{"kv", kv_vals},               {"granularity", gran_vals},
 	{"act-granularity", act_gran_vals}, {"calib-method", calib_vals},
-	{"smooth", smooth_vals},
+	{"smooth", smooth_vals},       {"attn", attn_vals},
 };
 
 /* ---------------------------------------------------------- handlers */

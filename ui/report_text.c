@@ -19,6 +19,8 @@ void ui_report_text_eval(FILE *f, const cJSON *r, const eng_recipe *rec)
 	fprintf(f, "%s (%s, %.0f params, sha256 %.12s...)  metric %s (%s is better)\n", eng_json_str(r, "model.name"),
 	       eng_json_str(r, "model.family"), eng_json_num(r, "model.params"), eng_json_str(r, "model.sha256"), eng_json_str(r, "metric"),
 	       cJSON_IsTrue(eng_json_get(r, "eval.higher_is_better")) ? "higher" : "lower");
+	if (*eng_json_str(r, "model.variant"))
+		fprintf(f, "VARIANT: %s\n", eng_json_str(r, "model.variant"));
 	fprintf(f, "recipe: %s\n", desc);
 	fprintf(f, "reference: fp32, same samples, same code; eval: %s\n\n", eng_json_str(r, "eval.set"));
 	fprintf(f, "%-14s %6s %8s %8s %10s  %-18s %6s  %s\n", "stratum", "n", "ref", "quant", "delta(pt)", "95% CI (pt)", "flips",
