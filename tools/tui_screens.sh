@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # tui_screens.sh - doc step: drives the explorer under tmux and writes a
 # text capture of each screen to doc/screens/ (strata, A vs B compare,
-# layers, one layer's histograms, help, a too-small terminal).
+# layers, one layer's histograms, help, the encoder family after the
+# model row switched to it, a too-small terminal).
 # Usage: tools/tui_screens.sh BUILDDIR   (run from the source tree)
 set -e
 build=$(cd "${1:?usage: tools/tui_screens.sh BUILDDIR}" && pwd)
@@ -49,9 +50,14 @@ wait_for 'clipping at'
 shot layer
 tm send-keys -t s Escape Escape
 tm send-keys -t s F1
-wait_for 'keys \(any key'
+wait_for 'precis explorer - keys'
 shot help
 tm send-keys -t s Escape
+sleep 0.3 # a lone Esc, not the start of the next key's sequence
+tm send-keys -t s F2 Home Right
+wait_for 'model encoder-langid \(encoder\)'
+wait_for ' english +1314 '
+shot encoder
 tm resize-window -t s -x 60 -y 20
 wait_for 'needs 80x24'
 shot small

@@ -150,9 +150,21 @@ static void bar(const cell_ctx *x, const cJSON *st, char *b, size_t l, int w)
 #define POS(v) (int)fmin(w - 1, fmax(0, lround((v) / per) + mid))
 	int plo = POS(lo), phi = POS(hi), pd = POS(d);
 #undef POS
+	/* rounding must not put a one-sided interval (or a non-zero delta)
+	 * on the zero column: the picture has to say what the numbers say */
+	if (hi < 0 && phi >= mid)
+		phi = mid - 1;
+	if (lo > 0 && plo <= mid)
+		plo = mid + 1;
+	if (plo > phi)
+		plo = phi;
+	if (d < 0 && pd >= mid)
+		pd = mid - 1;
+	if (d > 0 && pd <= mid)
+		pd = mid + 1;
 	for (int i = 0; i < w; i++)
 		b[i] = i >= plo && i <= phi ? '-' : ' ';
-	b[mid] = mid >= plo && mid <= phi ? '+' : '|';
+	b[mid] = lo <= 0 && hi >= 0 ? '+' : '|';
 	b[pd] = 'o';
 	b[w] = 0;
 }
