@@ -80,6 +80,8 @@ struct eng_session {
 	/* caches */
 	int *pred_ref;
 	float *conf_ref;
+	float *value_ref; /* language models: -log2 p(true next token) per sample, else NULL */
+	float *lp_ref;    /* language models: the reference's log-probabilities, n x out_dim, else NULL */
 	double ref_ms;
 	sess_stratum *strata;
 	int nstrata;
@@ -141,10 +143,17 @@ struct sess_family {
 	cJSON *(*model_info)(const char *path, char *err, size_t errlen);
 	/* 1 when the models have attention products --attn can quantize */
 	int attention;
+	/* 1 for a language model: a sample is one predicted token whose label
+	 * is the true next token, the session keeps value = -log2 p(label) per
+	 * sample (eng_preds.value) and the reference's log-probabilities,
+	 * reports top1_agree, ppl_ratio and KLD vs fp32 per stratum and
+	 * throughput in tokens/s */
+	int lm;
 };
 
 /* The sequence families (engine/fam_text.c). */
 extern const sess_family sess_family_encoder;
+extern const sess_family sess_family_rnn; /* engine/fam_rnn.c */
 
 typedef enum { SESS_RUN_F32, SESS_RUN_QUANT, SESS_RUN_FAKE } sess_run_kind;
 

@@ -9,7 +9,9 @@
  * format reuse them; only the quantization, the quantized evaluation and
  * the benchmark run for a new recipe.  Families plug in through
  * `sess_family` (data, calibration sets, strata, forward pass): `cnn` here,
- * the sequence families in fam_text.c (only `encoder` so far).
+ * the sequence families in fam_text.c (`encoder`) and fam_rnn.c (`rnn`,
+ * a language model: per-token samples with a real value each, see
+ * sess_family.lm).
  * The session's insides are in eng_session_impl.h, shared with
  * sensitivity.c and search.c, which build on the functions marked sess_
  * here (reference, calibration, parallel prediction over the lanes).
@@ -297,7 +299,7 @@ static const sess_family cnn_family = {
 /* The one family table: every path from a model file to its data, strata,
  * calibration and forward pass goes through it.  A model file's family is
  * its __metadata__.family (eng_seq_file_family; "cnn" when absent). */
-static const sess_family *const families[] = {&cnn_family, &sess_family_encoder};
+static const sess_family *const families[] = {&cnn_family, &sess_family_encoder, &sess_family_rnn};
 #define NFAMILIES (sizeof families / sizeof *families)
 
 static const sess_family *family_get(const char *name)
@@ -343,7 +345,7 @@ void eng_session_destroy(eng_session *s)
 		free(s->calib[i].obs);
 	eng_idx_done(&s->train_img);
 	eng_idx_done(&s->train_lab);
-	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->ws), free(s->pixel_sd);
+	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->value_ref), free(s->lp_ref), free(s->ws), free(s->pixel_sd);
 	sess_sens_cache_clear(s);
 	for (int i = 0; s->lanes && i < s->nlanes; i++) {
 		eng_qrunner_destroy(s->lanes[i].qr);
@@ -388,6 +390,8 @@ typedef struct {
 	int start, count; /* the block: samples [start, start + count) */
 	int *pred;
 	float *conf;
+	float *value; /* language models: -log2 p(label) per sample, or NULL */
+	float *kld;   /* with value: KL(reference || this run) in bits per sample, from s->lp_ref, or NULL */
 	int failed;
 } lane_job;
 
@@ -421,14 +425,33 @@ static void lane_task(void *arg, int i, int n)
 		for (int t = 0; j->pred && t < nb; t++) {
 			float dummy;
 			sess_argmax_conf(l->logits + (size_t)t * nc, nc, &j->pred[b + t], j->conf ? &j->conf[b + t] : &dummy);
+			if (j->value) { /* log-sum-exp from the largest logit */
+				const float *z = l->logits + (size_t)t * nc;
+				double sum = 0, top = z[j->pred[b + t]];
+				for (int c = 0; c < nc; c++)
+					sum += exp((double)z[c] - top);
+				double lse = log(sum) + top;
+				j->value[b + t] = (float)((lse - z[s->label[b + t]]) / log(2.0));
+				float *lr = s->lp_ref ? s->lp_ref + (size_t)(b + t) * nc : NULL;
+				if (lr && j->kind == SESS_RUN_F32 && !j->kld) { /* the reference: keep its log-probs */
+					for (int c = 0; c < nc; c++)
+						lr[c] = (float)(z[c] - lse);
+				} else if (lr && j->kld) {
+					double kl = 0;
+					for (int c = 0; c < nc; c++)
+						kl += exp((double)lr[c]) * ((double)lr[c] - (z[c] - lse));
+					j->kld[b + t] = (float)(kl > 0 ? kl / log(2.0) : 0.0);
+				}
+			}
 		}
 	}
 }
 
 /* Runs samples [0, count) through every lane, writing predictions (pred
- * may be NULL for timing runs). */
-int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress,
-		 void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
+ * may be NULL for timing runs) and, when value is not NULL, -log2 of the
+ * probability of each sample's label (language models). */
+static int predict_v(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, float *value, float *kld,
+		     eng_stage_fn progress, void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
 {
 	int block = SESS_LANE_BATCH * s->nlanes;
 	for (int b = 0; b < count; b += block) {
@@ -436,7 +459,8 @@ int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float
 			snprintf(err, errlen, "cancelled");
 			return -1;
 		}
-		lane_job j = {s, kind, b, count - b < block ? count - b : block, pred, conf, 0};
+		lane_job j = {s, kind, b, count - b < block ? count - b : block, pred, conf, pred ? value : NULL,
+			      pred && value ? kld : NULL, 0};
 		kq_parallel(s->ctx, s->nlanes, lane_task, &j);
 		if (j.failed) {
 			for (int i = 0; i < s->nlanes; i++)
@@ -450,6 +474,12 @@ int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float
 			progress(user, stage, (double)(b + j.count) / count);
 	}
 	return 0;
+}
+
+int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress,
+		 void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
+{
+	return predict_v(s, kind, count, pred, conf, NULL, NULL, progress, user, stage, cancel, err, errlen);
 }
 
 static int lanes_create(eng_session *s)
@@ -723,11 +753,14 @@ int sess_reference(eng_session *s, eng_stage_fn progress, void *user, volatile i
 		return 0;
 	s->pred_ref = malloc((size_t)s->n * sizeof *s->pred_ref);
 	s->conf_ref = malloc((size_t)s->n * sizeof *s->conf_ref);
+	s->value_ref = s->fam->lm ? malloc((size_t)s->n * sizeof *s->value_ref) : NULL;
+	s->lp_ref = s->fam->lm ? malloc((size_t)s->n * s->m->out_dim * sizeof *s->lp_ref) : NULL;
 	double t0 = sess_now_ms();
-	if (!s->pred_ref || !s->conf_ref ||
-	    sess_predict(s, SESS_RUN_F32, s->n, s->pred_ref, s->conf_ref, progress, user, "reference", cancel, err, errlen)) {
-		free(s->pred_ref), free(s->conf_ref);
-		s->pred_ref = NULL, s->conf_ref = NULL;
+	if (!s->pred_ref || !s->conf_ref || (s->fam->lm && (!s->value_ref || !s->lp_ref)) ||
+	    predict_v(s, SESS_RUN_F32, s->n, s->pred_ref, s->conf_ref, s->value_ref, NULL, progress, user, "reference",
+		      cancel, err, errlen)) {
+		free(s->pred_ref), free(s->conf_ref), free(s->value_ref), free(s->lp_ref);
+		s->pred_ref = NULL, s->conf_ref = NULL, s->value_ref = NULL, s->lp_ref = NULL;
 		if (errlen && !*err)
 			snprintf(err, errlen, "out of memory");
 		return -1;
@@ -795,22 +828,24 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	t_quant = sess_now_ms() - t0;
 	t0 = sess_now_ms();
 	int *pq = malloc((size_t)s->n * sizeof *pq), *pf = malloc((size_t)s->n * sizeof *pf);
-	float *cq = malloc((size_t)s->n * sizeof *cq);
+	float *cq = malloc((size_t)s->n * sizeof *cq), *vq = s->fam->lm ? malloc((size_t)s->n * sizeof *vq) : NULL;
+	float *kq = s->fam->lm ? malloc((size_t)s->n * sizeof *kq) : NULL;
+	double *ks = s->fam->lm ? malloc((size_t)s->n * sizeof *ks) : NULL;
 	cJSON *root = NULL;
 	int agree_n = s->n < AGREE_N ? s->n : AGREE_N;
-	if (!pq || !pf || !cq) {
+	if (!pq || !pf || !cq || (s->fam->lm && (!vq || !kq || !ks))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	s->attn_int8 = r->attn == KQ_FMT_I8;
 	if (sess_predict(s, SESS_RUN_FAKE, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen) ||
-	    sess_predict(s, SESS_RUN_QUANT, s->n, pq, cq, progress, user, "evaluate", cancel, err, errlen))
+	    predict_v(s, SESS_RUN_QUANT, s->n, pq, cq, vq, kq, progress, user, "evaluate", cancel, err, errlen))
 		goto out;
 	s->attn_int8 = 0;
 	int agree = 0;
 	for (int i = 0; i < agree_n; i++)
 		agree += pq[i] == pf[i];
-	eng_preds ref = {s->pred_ref, s->conf_ref, NULL}, qu = {pq, cq, NULL};
+	eng_preds ref = {s->pred_ref, s->conf_ref, s->value_ref}, qu = {pq, cq, vq};
 	cJSON *strata = cJSON_CreateArray();
 	const eng_metric_info *mi = eng_metric_get(s->metric);
 	for (int i = 0; i < s->nstrata; i++) {
@@ -842,6 +877,22 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 				continue;
 			cJSON_AddItemToObject(extra, *mn, point(eng_metric_eval(m, st->idx, st->n, s->label, &ref, nc),
 								 eng_metric_eval(m, st->idx, st->n, s->label, &qu, nc)));
+		}
+		if (s->fam->lm && st->n > 0) {
+			/* perplexity ratio 2^bpc_q / 2^bpc_ref, and the fraction of
+			 * tokens whose greedy next token is the reference's */
+			cJSON_AddNumberToObject(extra, "ppl_ratio", r4(exp2(pr.quant - pr.ref)));
+			cJSON_AddNumberToObject(extra, "top1_agree", r4(1.0 - (double)pr.flips / st->n));
+			/* KL(fp32 || quantized) of the next-byte distributions, bits
+			 * per token: mean and the upper tail (nearest rank) */
+			double ksum = 0;
+			for (int k = 0; k < st->n; k++)
+				ksum += ks[k] = kq[st->idx[k]];
+			qsort(ks, (size_t)st->n, sizeof *ks, cmp_double);
+			cJSON *kl = cJSON_AddObjectToObject(extra, "kld");
+			cJSON_AddNumberToObject(kl, "mean", r4(ksum / st->n));
+			cJSON_AddNumberToObject(kl, "p99", r4(ks[(int)ceil(0.99 * st->n) - 1]));
+			cJSON_AddNumberToObject(kl, "p999", r4(ks[(int)ceil(0.999 * st->n) - 1]));
 		}
 		if (i == 0) {
 			cJSON_AddNumberToObject(extra, "kernel_agreement", r4((double)agree / agree_n));
@@ -885,7 +936,7 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	cJSON_AddBoolToObject(ev, "higher_is_better", mi->higher_is_better);
 	cJSON_AddItemToObject(ev, "strata", strata);
 	cJSON *tp = cJSON_AddObjectToObject(root, "throughput");
-	cJSON_AddStringToObject(tp, "unit", "samples/s");
+	cJSON_AddStringToObject(tp, "unit", s->fam->lm ? "tokens/s" : "samples/s");
 	/* ENG_EVAL_NO_BENCH: no numbers rather than made-up ones */
 	cJSON_AddBoolToObject(tp, "measured", benched);
 	if (benched) {
@@ -956,7 +1007,7 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	}
 out:
 	s->attn_int8 = 0;
-	free(pq), free(pf), free(cq);
+	free(pq), free(pf), free(cq), free(vq), free(kq), free(ks);
 	sess_lanes_bind(s, NULL);
 	eng_qmodel_destroy(qm);
 	return root;

@@ -940,6 +940,11 @@ cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, en
 			 s->fam->name);
 		return NULL;
 	}
+	if (full && s->fam->lm) { /* the replay path compares labels, not per-token values */
+		snprintf(err, errlen, "%s: per-layer deltas are not built yet for the %s family (language model); "
+				      "its per-layer statistics are (sensitivity --stats)", s->m->name, s->fam->name);
+		return NULL;
+	}
 	if (r->attn != KQ_FMT_F32) { /* per-layer deltas are of the linear layers; eval measures --attn */
 		snprintf(err, errlen, "--attn %s: per-layer sensitivity covers the linear layers only; use --attn fp32 "
 				      "(precis eval measures the attention products)", kq_fmt_get(r->attn)->name);

@@ -14,8 +14,10 @@ void ui_report_text_eval(FILE *f, const cJSON *r, const eng_recipe *rec)
 {
 	char desc[512];
 	eng_recipe_describe(rec, desc, sizeof desc);
-	int pct = strcmp(eng_json_str(r, "metric"), "ece") != 0;
-	double mul = 100;
+	/* fractions (top1, macro-F1, ECE) in points; bits per character as they are */
+	int bits = strcmp(eng_json_str(r, "metric"), "bpc") == 0;
+	int pct = !bits && strcmp(eng_json_str(r, "metric"), "ece") != 0;
+	double mul = bits ? 1 : 100;
 	fprintf(f, "%s (%s, %.0f params, sha256 %.12s...)  metric %s (%s is better)\n", eng_json_str(r, "model.name"),
 	       eng_json_str(r, "model.family"), eng_json_num(r, "model.params"), eng_json_str(r, "model.sha256"), eng_json_str(r, "metric"),
 	       cJSON_IsTrue(eng_json_get(r, "eval.higher_is_better")) ? "higher" : "lower");
@@ -23,18 +25,22 @@ void ui_report_text_eval(FILE *f, const cJSON *r, const eng_recipe *rec)
 		fprintf(f, "VARIANT: %s\n", eng_json_str(r, "model.variant"));
 	fprintf(f, "recipe: %s\n", desc);
 	fprintf(f, "reference: fp32, same samples, same code; eval: %s\n\n", eng_json_str(r, "eval.set"));
-	fprintf(f, "%-14s %6s %8s %8s %10s  %-18s %6s  %s\n", "stratum", "n", "ref", "quant", "delta(pt)", "95% CI (pt)", "flips",
-	       "verdict");
+	fprintf(f, "%-14s %6s %8s %8s %10s  %-18s %6s  %s\n", "stratum", "n", "ref", "quant", bits ? "delta" : "delta(pt)",
+		bits ? "95% CI" : "95% CI (pt)", "flips", "verdict");
 	const cJSON *st;
 	cJSON_ArrayForEach(st, eng_json_get(r, "eval.strata"))
 	{
-		char ci[40];
+		char ci[48];
 		const cJSON *c = eng_json_get(st, "ci95");
-		snprintf(ci, sizeof ci, "[%+.2f, %+.2f]", cJSON_GetArrayItem(c, 0)->valuedouble * mul,
-			 cJSON_GetArrayItem(c, 1)->valuedouble * mul);
-		fprintf(f, "%-14s %6.0f %7.2f%s %7.2f%s %+10.2f  %-18s %6.0f  %s\n", eng_json_str(st, "name"), eng_json_num(st, "n"),
-		       eng_json_num(st, "ref") * mul, pct ? "%" : " ", eng_json_num(st, "quant") * mul, pct ? "%" : " ", eng_json_num(st, "delta") * mul,
-		       ci, eng_json_num(st, "flips"), eng_json_str(st, "verdict"));
+		const cJSON *lo = cJSON_GetArrayItem(c, 0), *hi = cJSON_GetArrayItem(c, 1);
+		int dp = bits ? 4 : 2; /* bits per character move in the third decimal */
+		if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi))
+			snprintf(ci, sizeof ci, "[%+.*f, %+.*f]", dp, lo->valuedouble * mul, dp, hi->valuedouble * mul);
+		else
+			snprintf(ci, sizeof ci, "-");
+		fprintf(f, "%-14s %6.0f %7.*f%s %7.*f%s %+10.*f  %-18s %6.0f  %s\n", eng_json_str(st, "name"), eng_json_num(st, "n"),
+			dp, eng_json_num(st, "ref") * mul, pct ? "%" : " ", dp, eng_json_num(st, "quant") * mul, pct ? "%" : " ", dp,
+			eng_json_num(st, "delta") * mul, ci, eng_json_num(st, "flips"), eng_json_str(st, "verdict"));
 	}
 	fprintf(f, "\nthroughput: fp32 %.0f %s, quantized %.0f %s, speedup %.2fx (batch %.0f, %.0f threads, %s, median of %.0f)%s\n",
 	       eng_json_num(r, "throughput.ref"), eng_json_str(r, "throughput.unit"), eng_json_num(r, "throughput.quant"), eng_json_str(r, "throughput.unit"),

@@ -66,6 +66,7 @@ static attr_t verdict_attr(const ui_state *u, const char *v)
 typedef struct {
 	const ui_state *u;
 	const char *unit; /* "%" for fractions shown as points, "" otherwise */
+	double mul;       /* 100: fractions as points; 1: bits per character as they are */
 	double scale;     /* half-width of the interval bars, in the metric's units */
 } cell_ctx;
 
@@ -87,12 +88,15 @@ typedef struct {
 
 static double pt(double v) { return v * 100; }
 
-static void fmt_pts(char *b, size_t l, double v, const char *fmt)
+/* Fractions are shown in points; bits per character as they are. */
+static double metric_mul(const cJSON *run) { return strcmp(eng_json_str(run, "metric"), "bpc") == 0 ? 1 : 100; }
+
+static void fmt_pts(char *b, size_t l, double v, double mul, const char *fmt)
 {
 	if (isnan(v))
 		snprintf(b, l, "-");
 	else
-		snprintf(b, l, fmt, pt(v));
+		snprintf(b, l, fmt, v * mul);
 }
 
 static double ci_lo(const cJSON *st)
@@ -111,27 +115,29 @@ static void c_name(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, 
 static void c_n(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%.0f", eng_json_num(st, "n")); }
 static void value_cell(const cell_ctx *x, double v, char *b, size_t l)
 {
-	fmt_pts(b, l, v, "%.2f");
+	fmt_pts(b, l, v, x->mul, x->mul == 1 ? "%.4f" : "%.2f");
 	if (!isnan(v))
 		strncat(b, x->unit, l - strlen(b) - 1);
 }
 
 static void c_ref(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; value_cell(x, eng_json_num(st, "ref"), b, l); }
 static void c_quant(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; value_cell(x, eng_json_num(st, "quant"), b, l); }
-static void c_delta(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; fmt_pts(b, l, eng_json_num(st, "delta"), "%+.2f"); }
+static void c_delta(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; fmt_pts(b, l, eng_json_num(st, "delta"), x->mul, x->mul == 1 ? "%+.4f" : "%+.2f"); }
 static void c_flips(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%.0f", eng_json_num(st, "flips")); }
 static void c_verdict(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; snprintf(b, l, "%s", eng_json_str(st, "verdict")); }
 
-static void ci_text(const cJSON *st, char *b, size_t l)
+static void ci_text(const cJSON *st, double mul, char *b, size_t l)
 {
 	double lo = ci_lo(st), hi = ci_hi(st);
 	if (isnan(lo) || isnan(hi))
 		snprintf(b, l, "-");
+	else if (mul == 1)
+		snprintf(b, l, "[%+.4f,%+.4f]", lo, hi);
 	else
-		snprintf(b, l, "[%+.2f,%+.2f]", pt(lo), pt(hi));
+		snprintf(b, l, "[%+.2f,%+.2f]", lo * mul, hi * mul);
 }
 
-static void c_ci(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)a; ci_text(st, b, l); }
+static void c_ci(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; ci_text(st, x->mul, b, l); }
 
 /* The interval as a bar on a scale shared by every row, centred on zero:
  * '-' the interval, '|' zero, 'o' the delta ('+' where zero falls inside
@@ -172,13 +178,12 @@ static void bar(const cell_ctx *x, const cJSON *st, char *b, size_t l, int w)
 static void c_bar(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)a; bar(x, st, b, l, 11); }
 static void c_abar(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)st; bar(x, a, b, l, 11); }
 
-static void c_adelta(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)st; fmt_pts(b, l, a ? eng_json_num(a, "delta") : NAN, "%+.2f"); }
-static void c_aci(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)x, (void)st; if (a) ci_text(a, b, l); else snprintf(b, l, "-"); }
+static void c_adelta(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)st; fmt_pts(b, l, a ? eng_json_num(a, "delta") : NAN, x->mul, x->mul == 1 ? "%+.4f" : "%+.2f"); }
+static void c_aci(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l) { (void)st; if (a) ci_text(a, x->mul, b, l); else snprintf(b, l, "-"); }
 
 static void c_diff(const cell_ctx *x, const cJSON *st, const cJSON *a, char *b, size_t l)
 {
-	(void)x;
-	fmt_pts(b, l, a ? eng_json_num(st, "delta") - eng_json_num(a, "delta") : NAN, "%+.2f");
+	fmt_pts(b, l, a ? eng_json_num(st, "delta") - eng_json_num(a, "delta") : NAN, x->mul, x->mul == 1 ? "%+.4f" : "%+.2f");
 }
 
 static double k_n(const cJSON *st, const cJSON *a) { (void)a; return eng_json_num(st, "n"); }
@@ -321,10 +326,14 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 	y++;
 
 	int n;
-	const ui_col *t = strata_cols(u, &n);
+	const ui_col *t0 = strata_cols(u, &n);
+	ui_col t[16]; /* the table's columns, widened below to what the cells need */
+	memcpy(t, t0, (size_t)n * sizeof *t);
 	int show[16];
-	fit_columns(t, sizeof *t, n, w, show);
-	cell_ctx cx = {u, strcmp(eng_json_str(r, "metric"), "ece") != 0 ? "%" : "", 0};
+	double mul = metric_mul(r);
+	cell_ctx cx = {u, mul == 100 && strcmp(eng_json_str(r, "metric"), "ece") != 0 ? "%" : "", mul, 0};
+	if (mul == 1)
+		tui_put(y - 1, x, w, A_DIM, "bits per character: values and deltas in bits (not points); lower is better");
 	const cJSON *strata = eng_json_get(r, "eval.strata");
 	int ns = cJSON_GetArraySize(strata);
 	sort_row *rows = calloc(ns > 0 ? (size_t)ns : 1, sizeof *rows);
@@ -345,6 +354,17 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 	/* `all` stays on top; the rest sort by the chosen column */
 	if (u->sort_col >= 0 && k > 1)
 		qsort(rows + 1, (size_t)k - 1, sizeof *rows, cmp_rows);
+	/* a column is as wide as its widest cell (bits need more digits than
+	 * points), at most 6 more than the table says */
+	for (int c = 0; c < n; c++)
+		for (int i = 0; i < k; i++) {
+			char cell[128];
+			t[c].cell(&cx, rows[i].st, rows[i].a, cell, sizeof cell);
+			int len = (int)strlen(cell);
+			if (len > t[c].h.width && t[c].cell != c_bar && t[c].cell != c_abar)
+				t[c].h.width = len < t0[c].h.width + 6 ? len : t0[c].h.width + 6;
+		}
+	fit_columns(t, sizeof *t, n, w, show);
 
 	header(t, sizeof *t, n, show, u->sort_col, u->sort_desc, y++, x, u->ascii);
 	for (int i = 0; i < k && y < ymax; i++, y++) {
@@ -364,7 +384,8 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 	for (int c = 0; c < n; c++)
 		bars |= show[c] && (t[c].cell == c_bar || t[c].cell == c_abar);
 	if (bars && k > 0 && cx.scale > 0 && y < ymax) {
-		snprintf(line, sizeof line, "interval bars: +-%.2f pt full scale; '|' zero, 'o' delta, '-' 95%% interval", pt(cx.scale));
+		snprintf(line, sizeof line, "interval bars: +-%.*f %s full scale; '|' zero, 'o' delta, '-' 95%% interval",
+			 mul == 1 ? 4 : 2, cx.scale * mul, mul == 1 ? "bits" : "pt");
 		tui_put(y++, x, w, A_DIM, line);
 	}
 	free(rows);
@@ -409,7 +430,7 @@ static void draw_scatter(const ui_state *u, int y, int x, int w, int h)
 	cJSON_ArrayForEach(run, u->history)
 	{
 		px[k] = eng_json_num(run, "throughput.quant");
-		py[k] = pt(eng_json_num(cJSON_GetArrayItem(eng_json_get(run, "eval.strata"), 0), "delta"));
+		py[k] = metric_mul(u->result) * eng_json_num(cJSON_GetArrayItem(eng_json_get(run, "eval.strata"), 0), "delta");
 		k++;
 	}
 	/* the frontier is over the runs (as in the reports), with "better"

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test_fam_rnn.c - the rnn language-model family through the session
+ * (engine/fam_rnn.c).
+ *
+ * Checked against the model driven directly (eng_seq_rnn) with bpc, top1
+ * and strata computed here, in double, from the corpus:
+ *  - the model itself: fp32 bpc over the test fortunes in 2048-byte
+ *    segments (state zero at each) equals the model card's measured test
+ *    bpc and byte count (data/models/rnn-text.json, from PyTorch);
+ *  - the session's evaluation windows are the first full 128-byte test
+ *    windows in the corpus order; per stratum (all, 10 groups, pos0-63,
+ *    pos64-127, shifted) its n, fp32 bpc and top1 equal the direct pass's;
+ *  - int8 weights with per-token int8 activations: the session's quantized
+ *    bpc equals the int8 kernels run directly, its kernel agreement equals
+ *    the direct kernels-vs-fake-quant agreement, and the logits agree;
+ *  - static int8 (the default recipe): calibrated, kernels agree, a small
+ *    bpc change whose verdict follows the lower-is-better rule; extras
+ *    ppl_ratio = 2^delta and top1_agree = 1 - flips / n.
+ * Skipped when the fortunes (fortunes, fortunes-min, ...) are not
+ * installed. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "eng.h"
+#include "eng_qmodel.h"
+#include "eng_seq.h"
+#include "tap.h"
+
+#define WIN 128
+#define NWIN 40 /* evaluated windows: 5120 tokens */
+#define CARD_BPC 2.1754
+#define CARD_BYTES 272951
+
+static const char *srcdir(void)
+{
+	const char *s = getenv("top_srcdir");
+	return s && *s ? s : ".";
+}
+
+/* Runs windows w[0..nw) through hooks h, `per` windows per eng_seq_rnn
+ * call (state zero at each window), and stores per token -log2 p(next),
+ * the argmax and (optionally) the logits.  Tokens are laid out window
+ * after window. */
+static int run(const eng_seq_model *m, const eng_seq_hooks *h, const eng_corpus *c, const eng_text_win *w, int nw,
+	       int per, double *val, int *pred, float *logits_out)
+{
+	eng_seq_ws *ws = eng_seq_ws_create();
+	int maxn = 0, st = 0;
+	for (int i = 0; i < nw; i++)
+		maxn = w[i].n > maxn ? w[i].n : maxn;
+	int32_t *tok = malloc((size_t)per * maxn * sizeof *tok), *off = malloc((size_t)(per + 1) * sizeof *off);
+	float *lg = malloc((size_t)per * maxn * 256 * sizeof *lg);
+	char err[256];
+	size_t out = 0;
+	for (int b = 0; !st && b < nw; b += per) {
+		int nb = nw - b < per ? nw - b : per, nt = 0;
+		off[0] = 0;
+		for (int i = 0; i < nb; i++) {
+			const uint8_t *p = eng_corpus_win_bytes(c, &w[b + i]);
+			for (int j = 0; j < w[b + i].n; j++)
+				tok[nt++] = p[j];
+			off[i + 1] = nt;
+		}
+		eng_seq_batch bt = {nb, off, tok};
+		if ((st = eng_seq_rnn(m, h, ws, NULL, &bt, ENG_LOGITS_ALL, lg, err, sizeof err)))
+			diag("%s", err);
+		for (int i = 0; !st && i < nb; i++) {
+			const uint8_t *p = eng_corpus_win_bytes(c, &w[b + i]);
+			for (int j = 0; j < w[b + i].n; j++, out++) {
+				const float *z = lg + (size_t)(off[i] + j) * 256;
+				int best = 0;
+				double sum = 0;
+				for (int k = 1; k < 256; k++)
+					best = z[k] > z[best] ? k : best;
+				for (int k = 0; k < 256; k++)
+					sum += exp((double)z[k] - z[best]);
+				val[out] = (log(sum) + z[best] - z[p[j + 1]]) / log(2.0);
+				pred[out] = best;
+				if (logits_out)
+					memcpy(logits_out + out * 256, z, 256 * sizeof *z);
+			}
+		}
+	}
+	free(tok), free(off), free(lg);
+	eng_seq_ws_destroy(ws);
+	return st;
+}
+
+static const cJSON *stratum(const cJSON *res, const char *name)
+{
+	const cJSON *s;
+	cJSON_ArrayForEach(s, eng_json_get(res, "eval.strata")) if (!strcmp(eng_json_str(s, "name"), name)) return s;
+	return NULL;
+}
+
+static cJSON *eval(eng_session *s, const char *const *opts, char *err, size_t errlen)
+{
+	eng_recipe r;
+	eng_recipe_default(&r);
+	for (int i = 0; opts && opts[i]; i += 2)
+		if (eng_recipe_set(&r, opts[i], opts[i + 1], err, errlen))
+			return NULL;
+	return eng_session_eval_ex(s, &r, ENG_EVAL_NO_BENCH, NULL, NULL, NULL, err, errlen);
+}
+
+int main(void)
+{
+	char err[512], path[1024];
+	eng_corpus c;
+	if (eng_corpus_load(&c, NULL, NULL, err, sizeof err)) {
+		skip(err, "rnn family (fortunes not installed)");
+		return tap_done();
+	}
+	snprintf(path, sizeof path, "%s/data/models/rnn-text.safetensors", srcdir());
+	eng_seq_model *m = eng_seq_load(path, err, sizeof err);
+	if (!ok(m != NULL, "rnn-text loads (%s)", m ? "ok" : err))
+		return tap_done();
+	kq_ctx *ctx = kq_ctx_create(1);
+	eng_seq_hooks h = eng_seq_hooks_f32(ctx);
+
+	/* ---- the model against its card: 2048-byte segments of the test fortunes */
+	eng_text_win *seg = NULL;
+	int nseg = eng_corpus_windows(&c, ENG_SPLIT_TEST, 2048, 0, &seg, err, sizeof err);
+	long nbytes = 0;
+	for (int i = 0; i < nseg; i++)
+		nbytes += seg[i].n;
+	ok(nbytes == CARD_BYTES, "test fortunes: %ld predicted bytes in %d segments (card: %d)", nbytes, nseg, CARD_BYTES);
+	double *sv = malloc((size_t)(nbytes > 0 ? nbytes : 1) * sizeof *sv);
+	int *sp = malloc((size_t)(nbytes > 0 ? nbytes : 1) * sizeof *sp);
+	if (ok(nseg > 0 && run(m, &h, &c, seg, nseg, 32, sv, sp, NULL) == 0, "direct fp32 pass over the segments")) {
+		double sum = 0;
+		for (long i = 0; i < nbytes; i++)
+			sum += sv[i];
+		ok(fabs(sum / nbytes - CARD_BPC) < 2e-4, "fp32 test bpc %.5f equals the model card's %.4f", sum / nbytes,
+		   CARD_BPC);
+	}
+	free(sv), free(sp), free(seg);
+
+	/* ---- the session's windows: the first NWIN full 128-byte test windows */
+	eng_text_win *all = NULL;
+	int nall = eng_corpus_windows(&c, ENG_SPLIT_TEST, WIN, 1, &all, err, sizeof err), nw = 0;
+	for (int i = 0; i < nall && nw < NWIN; i++)
+		if (all[i].n == WIN)
+			all[nw++] = all[i];
+	int n = nw * WIN, *pref = malloc((size_t)n * sizeof(int)), *pq = malloc((size_t)n * sizeof(int)),
+	    *pf = malloc((size_t)n * sizeof(int));
+	double *vref = malloc((size_t)n * sizeof *vref), *vq = malloc((size_t)n * sizeof *vq),
+	       *vf = malloc((size_t)n * sizeof *vf);
+	float *lq = malloc((size_t)n * 256 * sizeof *lq), *lf = malloc((size_t)n * 256 * sizeof *lf),
+	      *lr = malloc((size_t)n * 256 * sizeof *lr);
+	ok(nw == NWIN && run(m, &h, &c, all, nw, 1, vref, pref, lr) == 0, "direct fp32 pass over %d windows", nw);
+
+	eng_session_opts so = {.model = "rnn-text", .threads = 2, .seed = 1, .eval_n = n + 100, .resamples = 200};
+	eng_session *s = eng_session_create(&so, err, sizeof err);
+	if (!ok(s != NULL, "session on rnn-text (%s)", s ? "ok" : err))
+		return tap_done();
+	const char *tok_opts[] = {"act-granularity", "token", NULL};
+	cJSON *rt = eval(s, tok_opts, err, sizeof err);
+	if (!ok(rt != NULL, "eval int8 weights, per-token int8 activations (%s)", rt ? "ok" : err))
+		return tap_done();
+	ok(eng_json_num(rt, "eval.n") == n, "--eval-n %d is cut to whole windows: %g tokens", n + 100,
+	   eng_json_num(rt, "eval.n"));
+	ok(!strcmp(eng_json_str(rt, "metric"), "bpc") && !cJSON_IsTrue(eng_json_get(rt, "eval.higher_is_better")) &&
+		   !strcmp(eng_json_str(rt, "model.family"), "rnn"),
+	   "metric bpc, lower is better, family rnn");
+	ok(!strcmp(eng_json_str(rt, "throughput.unit"), "tokens/s"), "throughput in tokens/s");
+	int ns = cJSON_GetArraySize(eng_json_get(rt, "eval.strata")), bad = 0;
+	ok(ns == 1 + ENG_TEXT_GROUPS + 2 + 1, "%d strata: all, 10 groups, pos0-63, pos64-127, shifted", ns);
+	for (int k = -1; k < ENG_TEXT_GROUPS + 3; k++) {
+		/* -1 all; 0..9 groups; 10, 11 position buckets; 12 shifted */
+		const char *name = k < 0 ? "all" : k < ENG_TEXT_GROUPS ? c.group[k] : k == ENG_TEXT_GROUPS ? "pos0-63"
+							: k == ENG_TEXT_GROUPS + 1 ? "pos64-127" : "shifted";
+		double sum = 0;
+		int cnt = 0, hit = 0;
+		for (int i = 0; i < n; i++) {
+			int g = all[i / WIN].group, pos = i % WIN, keep;
+			if (k < 0)
+				keep = g < ENG_TEXT_GROUPS;
+			else if (k < ENG_TEXT_GROUPS)
+				keep = g == k;
+			else if (k < ENG_TEXT_GROUPS + 2)
+				keep = g < ENG_TEXT_GROUPS && (pos >= 64) == (k == ENG_TEXT_GROUPS + 1);
+			else
+				keep = g == ENG_TEXT_GROUPS;
+			if (!keep)
+				continue;
+			cnt++, sum += vref[i];
+			hit += pref[i] == eng_corpus_win_bytes(&c, &all[i / WIN])[pos + 1];
+		}
+		const cJSON *st = stratum(rt, name);
+		double bpc = cnt ? sum / cnt : NAN, top1 = cnt ? (double)hit / cnt : NAN;
+		if (!st || (int)eng_json_num(st, "n") != cnt || (cnt && fabs(eng_json_num(st, "ref") - bpc) > 2e-5) ||
+		    (cnt && fabs(eng_json_num(st, "extra.top1.ref") - top1) > 1e-9)) {
+			diag("stratum %s: session n %g bpc %g top1 %g, direct n %d bpc %g top1 %g", name,
+			     st ? eng_json_num(st, "n") : -1, st ? eng_json_num(st, "ref") : -1,
+			     st ? eng_json_num(st, "extra.top1.ref") : -1, cnt, bpc, top1);
+			bad++;
+		}
+	}
+	ok(bad == 0, "every stratum's n, fp32 bpc and top1 equal the direct pass's");
+
+	/* ---- per-token int8: session == kernels run directly; agreement == direct */
+	eng_recipe r;
+	eng_recipe_default(&r);
+	eng_recipe_set(&r, "act-granularity", "token", err, sizeof err);
+	eng_qmodel *qm = eng_qmodel_create(&m->base, &r, NULL, err, sizeof err);
+	eng_qrunner *qr = qm ? eng_qrunner_create(qm, ctx) : NULL;
+	if (ok(qr != NULL, "direct qmodel for the token recipe")) {
+		eng_seq_hooks hq = h, hf = h;
+		hq.lin = eng_backend_quant(qr), hf.lin = eng_backend_fake(qr);
+		ok(run(m, &hq, &c, all, nw, 1, vq, pq, lq) == 0 && run(m, &hf, &c, all, nw, 1, vf, pf, lf) == 0,
+		   "direct int8 kernel and fake-quant passes");
+		double sum = 0;
+		int cnt = 0;
+		for (int i = 0; i < n; i++)
+			if (all[i / WIN].group < ENG_TEXT_GROUPS)
+				sum += vq[i], cnt++;
+		double got = eng_json_num(stratum(rt, "all"), "quant");
+		ok(cnt && fabs(got - sum / cnt) < 2e-5, "session quantized bpc %.5f equals the int8 kernels run directly %.5f",
+		   got, cnt ? sum / cnt : NAN);
+		int an = n < 1000 ? n : 1000, agree = 0;
+		double maxd = 0;
+		for (int i = 0; i < an; i++)
+			agree += pq[i] == pf[i];
+		for (size_t i = 0; i < (size_t)n * 256; i++)
+			maxd = fmax(maxd, fabs(lq[i] - lf[i]));
+		double ka = eng_json_num(stratum(rt, "all"), "extra.kernel_agreement");
+		ok(fabs(ka - (double)agree / an) < 1e-6 && ka >= 0.99,
+		   "kernel agreement %.4f equals direct kernels vs fake-quant %.4f", ka, (double)agree / an);
+		/* the state carries 128 steps, so an activation code that rounds
+		 * the other way early in a window moves later logits: the logits
+		 * are held to 0.25, the bpc of the two paths to 1e-3 */
+		double bq = 0, bf = 0;
+		for (int i = 0; i < n; i++)
+			bq += vq[i], bf += vf[i];
+		/* KL(fp32 || int8) per token in bits, in double from the logits */
+		double *kl = malloc((size_t)n * sizeof *kl), ksum = 0;
+		int nk = 0;
+		for (int i = 0; i < n; i++) {
+			if (all[i / WIN].group >= ENG_TEXT_GROUPS)
+				continue;
+			const float *a = lr + (size_t)i * 256, *b = lq + (size_t)i * 256;
+			double ma = a[0], mb = b[0], sa = 0, sb = 0, d = 0;
+			for (int k = 1; k < 256; k++)
+				ma = fmax(ma, a[k]), mb = fmax(mb, b[k]);
+			for (int k = 0; k < 256; k++)
+				sa += exp(a[k] - ma), sb += exp(b[k] - mb);
+			for (int k = 0; k < 256; k++) {
+				double la = a[k] - ma - log(sa), lb = b[k] - mb - log(sb);
+				d += exp(la) * (la - lb);
+			}
+			kl[nk++] = d / log(2.0);
+			ksum += d / log(2.0);
+		}
+		for (int i = 1; i < nk; i++) /* insertion sort for the percentile */
+			for (int j = i; j > 0 && kl[j - 1] > kl[j]; j--) {
+				double tmp = kl[j];
+				kl[j] = kl[j - 1], kl[j - 1] = tmp;
+			}
+		double km = eng_json_num(stratum(rt, "all"), "extra.kld.mean"),
+		       k99 = eng_json_num(stratum(rt, "all"), "extra.kld.p99");
+		double w99 = nk ? kl[(int)ceil(0.99 * nk) - 1] : NAN;
+		ok(nk && km > 0 && fabs(km - ksum / nk) < 2e-6 + 1e-3 * km && fabs(k99 - w99) < 2e-6 + 1e-3 * w99,
+		   "KLD vs fp32 on all: mean %.6f, p99 %.6f bits; direct %.6f, %.6f", km, k99, nk ? ksum / nk : NAN, w99);
+		free(kl);
+		ok(maxd < 0.25 && fabs(bq - bf) / n < 1e-3,
+		   "int8 kernels and fake-quant: logits agree to %.2g (< 0.25), bpc %.5f vs %.5f", maxd, bq / n, bf / n);
+	}
+	eng_qrunner_destroy(qr);
+	eng_qmodel_destroy(qm);
+
+	/* ---- static int8 (the default recipe) */
+	cJSON *rs = eval(s, NULL, err, sizeof err);
+	if (ok(rs != NULL, "eval default int8 recipe (%s)", rs ? "ok" : err)) {
+		const cJSON *a = stratum(rs, "all");
+		double ka = eng_json_num(a, "extra.kernel_agreement"), d = eng_json_num(a, "delta");
+		const cJSON *ci = eng_json_get(a, "ci95");
+		double lo = cJSON_GetArrayItem(ci, 0)->valuedouble, hi = cJSON_GetArrayItem(ci, 1)->valuedouble;
+		ok(ka >= 0.99, "static int8: kernels agree with fake-quant on %.4f", ka);
+		ok(fabs(d) < 0.05, "static int8 on all: bpc delta %.4f within 0.05", d);
+		const char *want = lo > 0 ? "loss" : hi < 0 ? "gain" : "within noise";
+		ok(!strcmp(eng_json_str(a, "verdict"), want), "verdict '%s' for a bpc delta in [%.4f, %.4f] (an increase is a loss)",
+		   eng_json_str(a, "verdict"), lo, hi);
+		ok(fabs(eng_json_num(a, "extra.ppl_ratio") - exp2(d)) < 1e-5 &&
+			   fabs(eng_json_num(a, "extra.top1_agree") - (1 - eng_json_num(a, "flips") / eng_json_num(a, "n"))) <
+				   1e-5,
+		   "ppl_ratio %.5f = 2^delta, top1_agree %.4f = 1 - flips / n", eng_json_num(a, "extra.ppl_ratio"),
+		   eng_json_num(a, "extra.top1_agree"));
+		ok(eng_json_num(rs, "calibration.n") == 512 && cJSON_IsTrue(eng_json_get(rs, "calibration.used")),
+		   "calibrated on representative:512");
+	}
+	const char *short_opts[] = {"calib-set", "short", NULL};
+	cJSON *rsh = eval(s, short_opts, err, sizeof err);
+	ok(rsh && !strcmp(eng_json_str(rsh, "calibration.set"), "short"), "calibration set short runs (%s)",
+	   rsh ? "ok" : err);
+	const char *bad_opts[] = {"calib-set", "mismatched", NULL};
+	cJSON *rb = eval(s, bad_opts, err, sizeof err);
+	ok(!rb && strstr(err, "representative, short"), "calibration set mismatched is refused (%s)", err);
+	cJSON_Delete(rt), cJSON_Delete(rs), cJSON_Delete(rsh), cJSON_Delete(rb);
+	eng_session_destroy(s);
+
+	/* ---- models list */
+	cJSON *ml = eng_models_json(err, sizeof err);
+	const cJSON *e;
+	int listed = 0;
+	cJSON_ArrayForEach(e, ml) if (!strcmp(eng_json_str(e, "name"), "rnn-text")) listed =
+		!strcmp(eng_json_str(e, "metric"), "bpc") && cJSON_GetArraySize(eng_json_get(e, "strata")) == 14;
+	ok(listed, "models lists rnn-text (metric bpc, 14 strata)");
+	cJSON_Delete(ml);
+
+	free(all), free(pref), free(pq), free(pf), free(vref), free(vq), free(vf), free(lq), free(lf), free(lr);
+	kq_ctx_destroy(ctx);
+	eng_seq_destroy(m);
+	eng_corpus_done(&c);
+	return tap_done();
+}
