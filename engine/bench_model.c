@@ -239,7 +239,7 @@ static void bm_done(bm_model *m)
  * weights and bias uniform in +-1/sqrt(in). */
 static int synth_linear(eng_layer *L, int qindex, const char *name, int out, int in, uint64_t *rng)
 {
-	snprintf(L->name, sizeof L->name, "%s", name);
+	snprintf(L->name, sizeof L->name, "%.31s", name); /* names here are short: blocks.N.mlp.fc1 */
 	L->op = ENG_LINEAR;
 	L->kernel = L->stride = 1;
 	L->in_c = L->k = in;
@@ -350,20 +350,6 @@ static int resolve_model(const char *model, char *path, size_t len)
 
 /* ------------------------------------------------------- calibration */
 
-typedef struct {
-	eng_observer *obs;
-	kq_ctx *ctx;
-} obs_state;
-
-/* fp32 layer that first shows its input to the layer's observer. */
-static int observe_layer(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws, char *err,
-			 size_t errlen)
-{
-	obs_state *os = user;
-	eng_obs_add(&os->obs[L->qindex], x, (size_t)batch * L->in_h * L->in_w * L->in_c);
-	eng_backend f = eng_backend_f32(os->ctx);
-	return f.layer(f.user, L, batch, x, y, ws, err, errlen);
-}
 
 /* The same rule eval uses: static activation ranges, or SmoothQuant's
  * per-channel statistics, need calibration; weight-only and dynamic
@@ -436,8 +422,8 @@ static int bm_quantize(bm_model *m, const eng_recipe *r, kq_ctx *ctx, uint64_t s
 			snprintf(err, errlen, "out of memory for calibration");
 			return -1;
 		}
-		obs_state os = {obs, ctx};
-		eng_backend be = {observe_layer, &os, NULL};
+		eng_observe_state os = {obs, ctx};
+		eng_backend be = eng_backend_observe(&os);
 		for (int pass = 1; pass <= 2; pass++) {
 			if (calib_pass(m, &be, ctx, seed, err, errlen)) {
 				free(obs);

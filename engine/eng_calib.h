@@ -38,7 +38,7 @@ void eng_cal_format(const eng_cal_method *m, char *buf, size_t len);
  * in pass 2 (SmoothQuant, eng_obs_set_divisors): the histograms then
  * describe the smoothed tensor the quantizer will see.  That storage is
  * lent by the caller. */
-typedef struct {
+typedef struct eng_observer {
 	float lo, hi; /* finite range seen in pass 1; [0, 0] if none once in pass 2 */
 	double n;     /* finite values in the histograms */
 	double hist[ENG_HIST_BINS], ahist[ENG_HIST_BINS];

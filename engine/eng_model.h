@@ -79,4 +79,14 @@ void eng_im2col(const eng_layer *L, int batch, const void *x, void *col, size_t 
 /* The fp32 backend: OpenBLAS through kq_sgemm_f32.  user = kq_ctx *. */
 eng_backend eng_backend_f32(kq_ctx *ctx);
 
+/* The calibration backend: shows each layer's input to obs[L->qindex]
+ * (eng_calib.h), then runs the layer in fp32 on ctx.  st (borrowed) must
+ * outlive the backend.  Cannot fail. */
+struct eng_observer;
+typedef struct {
+	struct eng_observer *obs;
+	kq_ctx *ctx;
+} eng_observe_state;
+eng_backend eng_backend_observe(eng_observe_state *st);
+
 #endif

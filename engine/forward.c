@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eng_calib.h"
 #include "eng_model.h"
 
 static size_t act_floats(const eng_layer *L)
@@ -196,4 +197,19 @@ eng_backend eng_backend_f32(kq_ctx *ctx)
 {
 	eng_backend be = {f32_layer, ctx, NULL};
 	return be;
+}
+
+static int observe_layer(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws, char *err,
+			 size_t errlen)
+{
+	eng_observe_state *st = user;
+	eng_obs_add(&st->obs[L->qindex], x, (size_t)batch * L->in_h * L->in_w * L->in_c);
+	eng_backend f = eng_backend_f32(st->ctx);
+	return f.layer(f.user, L, batch, x, y, ws, err, errlen);
+}
+
+eng_backend eng_backend_observe(eng_observe_state *st)
+{
+	eng_backend b = {observe_layer, st, NULL};
+	return b;
 }

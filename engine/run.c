@@ -583,21 +583,6 @@ fail:
 
 /* ------------------------------------------------------------ calibration */
 
-typedef struct {
-	eng_observer *obs;
-	kq_ctx *ctx;
-} obs_state;
-
-static int observe_layer(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws, char *err,
-			 size_t errlen)
-{
-	obs_state *os = user;
-	eng_observer *o = &os->obs[L->qindex];
-	eng_obs_add(o, x, (size_t)batch * L->in_h * L->in_w * L->in_c);
-	eng_backend f = eng_backend_f32(os->ctx);
-	return f.layer(f.user, L, batch, x, y, ws, err, errlen);
-}
-
 int sess_needs_calibration(const eng_recipe *r)
 {
 	return (r->acts != KQ_FMT_F32 && !(r->acts == KQ_FMT_I8 && r->act_token)) || r->smooth > 0;
@@ -658,8 +643,8 @@ const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile
 	}
 	/* one thread: a multi-threaded OpenBLAS call here would leave its workers
 	 * spinning (sched_yield) through the parallel passes that follow */
-	obs_state os = {obs, s->lanes[0].ctx1};
-	eng_backend be = {observe_layer, &os, NULL};
+	eng_observe_state os = {obs, s->lanes[0].ctx1};
+	eng_backend be = eng_backend_observe(&os);
 	for (int pass = 1; pass <= 2; pass++) {
 		for (int b = 0; b < n; b += SESS_BATCH) {
 			int nb = n - b < SESS_BATCH ? n - b : SESS_BATCH;

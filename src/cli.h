@@ -48,5 +48,8 @@ void cli_read_error(const char *cmd, const char *opt, const char *path, int e);
 /* cmd_bench_model.c: `precis bench model`; argv[0] is "bench", the target
  * already taken out.  Returns the exit status. */
 int cmd_bench_model(int argc, char **argv);
+/* The benchmarks' progress on stderr ("[ 42%] what", one line redrawn,
+ * cleared at the end); for a terminal only.  src/main.c. */
+void cli_bench_progress(void *user, const char *what, double done);
 
 #endif

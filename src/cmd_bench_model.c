@@ -117,15 +117,6 @@ static int take_own(int *argc, char **argv, bench_model_args *b)
 	return 0;
 }
 
-static void progress_line(void *user, const char *what, double done)
-{
-	(void)user;
-	fprintf(stderr, "\r\033[K[%3.0f%%] %s", done * 100, what);
-	if (done >= 1.0)
-		fputs("\r\033[K", stderr);
-	fflush(stderr);
-}
-
 static double num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -219,7 +210,7 @@ int cmd_bench_model(int argc, char **argv)
 				  b.nwidths ? b.widths : NULL, b.nwidths, a.sess.seed};
 	char err[512] = "";
 	int usage = 0;
-	cJSON *res = eng_bench_model(&o, isatty(2) ? progress_line : NULL, NULL, &usage, err, sizeof err);
+	cJSON *res = eng_bench_model(&o, isatty(2) ? cli_bench_progress : NULL, NULL, &usage, err, sizeof err);
 	if (!res) {
 		if (isatty(2))
 			fputs("\r\033[K", stderr);

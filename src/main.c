@@ -103,7 +103,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
-static void bench_progress(void *user, const char *what, double done)
+void cli_bench_progress(void *user, const char *what, double done)
 {
 	(void)user;
 	fprintf(stderr, "\r\033[K[%3.0f%%] %s", done * 100, what);
@@ -188,7 +188,7 @@ static int cmd_bench(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char err[256] = "";
-	cJSON *res = eng_bench_kernels(&o, isatty(2) ? bench_progress : NULL, NULL, err, sizeof err);
+	cJSON *res = eng_bench_kernels(&o, isatty(2) ? cli_bench_progress : NULL, NULL, err, sizeof err);
 	if (!res) {
 		fprintf(stderr, "precis bench kernels: %s\n", err);
 		return EXIT_RUN;

@@ -143,21 +143,6 @@ static void observer_channels(void)
 
 /* --------------------------------------------------- calibration helper */
 
-typedef struct {
-	eng_observer *obs;
-	kq_ctx *ctx;
-} obs_state;
-
-/* The observing backend, as engine/run.c calibrates: record each layer's
- * input, compute it in fp32. */
-static int observe_layer(void *user, const eng_layer *L, int batch, const float *x, float *y, float *ws, char *err,
-			 size_t errlen)
-{
-	obs_state *os = user;
-	eng_obs_add(&os->obs[L->qindex], x, (size_t)batch * L->in_h * L->in_w * L->in_c);
-	eng_backend f = eng_backend_f32(os->ctx);
-	return f.layer(f.user, L, batch, x, y, ws, err, errlen);
-}
 
 /* Both calibration passes over n samples; `chan` 0 gives plain observers
  * (how calibration worked before SmoothQuant).  Caller frees. */
@@ -169,8 +154,8 @@ static eng_observer *calibrate(const eng_model *m, kq_ctx *ctx, const float *x, 
 	float *ws = malloc(eng_forward_ws_floats(m, n) * sizeof *ws);
 	for (int i = 0; !chan && i < m->nq; i++)
 		eng_obs_init(&obs[i]);
-	obs_state os = {obs, ctx};
-	eng_backend be = {observe_layer, &os, NULL};
+	eng_observe_state os = {obs, ctx};
+	eng_backend be = eng_backend_observe(&os);
 	int st = 0;
 	for (int pass = 1; pass <= 2 && !st; pass++) {
 		st = eng_forward(m, &be, n, x, logits, ws, err, sizeof err);
