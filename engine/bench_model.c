@@ -626,17 +626,14 @@ static cJSON *row_common(const bench_run *br, const bm_model *m, const timing_pl
 	return o;
 }
 
-/* pp128 and tg128 of a decoder or an rnn, fp32 and quantized. */
-static cJSON *seq_token_row(bench_run *br, bm_model *m, char *err, size_t errlen)
+int eng_seq_bench_tokens(const eng_seq_model *s, const eng_seq_hooks *href, const eng_seq_hooks *hq, int repeats,
+			 int cold, int settle_ms, uint64_t seed, double out[4], char *err, size_t errlen)
 {
-	const eng_seq_model *s = m->seq;
-	int dec = s->kind == ENG_SEQ_DECODER;
-	timing_plan p = plan_for(br, ref_weight_bytes(m->base));
-	long pre0 = preemptions();
+	int dec = s->kind == ENG_SEQ_DECODER, st = -1;
+	timing_plan p = {repeats, cold, settle_ms};
 	seq_job j = {.m = s};
-	cJSON *row = NULL;
 	double t[2][2] = {{0}}; /* [pp, tg][ref, quant] */
-	uint64_t rng = br->seed * 0x2545F4914F6CDD1Dull + 3;
+	uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 3;
 	j.tok = malloc(PP_TOKENS * sizeof *j.tok);
 	j.logits = malloc((size_t)s->vocab * sizeof *j.logits);
 	j.ws = eng_seq_ws_create();
@@ -660,33 +657,45 @@ static cJSON *seq_token_row(bench_run *br, bm_model *m, char *err, size_t errlen
 		j.tok[i] = 32 + rng_below(&rng, 95); /* printable ASCII: text-like bytes */
 	/* the reference and the quantized run differ only in their hooks */
 	seq_job jq = j;
-	j.h = &m->href, jq.h = &m->hq;
+	j.h = href, jq.h = hq;
 	workload w[2][2] = {{{pp_prep, pp_run, &j}, {pp_prep, pp_run, &jq}}, {{tg_prep, tg_run, &j}, {tg_prep, tg_run, &jq}}};
-	static const char *const what[2] = {"pp128, fp32 and quantized", "tg128, fp32 and quantized"};
-	for (int k = 0; k < 2; k++) {
-		say(br, s->base.name, what[k]);
+	static const char *const what[2] = {"pp128", "tg128"};
+	for (int k = 0; k < 2; k++)
 		if (time_pair(w[k], &p, t[k], err, errlen)) {
 			char e[256];
 			snprintf(e, sizeof e, "%s", err);
 			snprintf(err, errlen, "%s: %s: %s", s->base.name, what[k], e);
 			goto out;
 		}
-	}
-	row = row_common(br, m, &p, pre0);
-	cJSON_AddNumberToObject(row, "width", dec ? s->d_model : s->hidden);
-	cJSON_AddStringToObject(row, "unit", "tokens/s");
-	double pp_ref = PP_TOKENS / t[0][0], pp_q = PP_TOKENS / t[0][1];
-	double tg_ref = TG_TOKENS / t[1][0], tg_q = TG_TOKENS / t[1][1];
-	cJSON_AddNumberToObject(row, "pp128_ref", round(pp_ref * 10) / 10);
-	cJSON_AddNumberToObject(row, "pp128_quant", round(pp_q * 10) / 10);
-	cJSON_AddNumberToObject(row, "pp_ratio", round(ratio(pp_q, pp_ref) * 1000) / 1000);
-	cJSON_AddNumberToObject(row, "tg128_ref", round(tg_ref * 10) / 10);
-	cJSON_AddNumberToObject(row, "tg128_quant", round(tg_q * 10) / 10);
-	cJSON_AddNumberToObject(row, "tg_ratio", round(ratio(tg_q, tg_ref) * 1000) / 1000);
+	out[0] = PP_TOKENS / t[0][0], out[1] = PP_TOKENS / t[0][1];
+	out[2] = TG_TOKENS / t[1][0], out[3] = TG_TOKENS / t[1][1];
+	st = 0;
 out:
 	free(j.tok), free(j.logits), free(j.state);
 	eng_seq_ws_destroy(j.ws);
 	eng_kv_destroy(j.kv);
+	return st;
+}
+
+/* pp128 and tg128 of a decoder or an rnn, fp32 and quantized. */
+static cJSON *seq_token_row(bench_run *br, bm_model *m, char *err, size_t errlen)
+{
+	const eng_seq_model *s = m->seq;
+	timing_plan p = plan_for(br, ref_weight_bytes(m->base));
+	long pre0 = preemptions();
+	double v[4];
+	say(br, s->base.name, "pp128 and tg128, fp32 and quantized");
+	if (eng_seq_bench_tokens(s, &m->href, &m->hq, p.repeats, p.cold, p.settle_ms, br->seed, v, err, errlen))
+		return NULL;
+	cJSON *row = row_common(br, m, &p, pre0);
+	cJSON_AddNumberToObject(row, "width", s->kind == ENG_SEQ_DECODER ? s->d_model : s->hidden);
+	cJSON_AddStringToObject(row, "unit", "tokens/s");
+	cJSON_AddNumberToObject(row, "pp128_ref", round(v[0] * 10) / 10);
+	cJSON_AddNumberToObject(row, "pp128_quant", round(v[1] * 10) / 10);
+	cJSON_AddNumberToObject(row, "pp_ratio", round(ratio(v[1], v[0]) * 1000) / 1000);
+	cJSON_AddNumberToObject(row, "tg128_ref", round(v[2] * 10) / 10);
+	cJSON_AddNumberToObject(row, "tg128_quant", round(v[3] * 10) / 10);
+	cJSON_AddNumberToObject(row, "tg_ratio", round(ratio(v[3], v[2]) * 1000) / 1000);
 	return row;
 }
 

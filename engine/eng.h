@@ -36,6 +36,8 @@ typedef void (*eng_stage_fn)(void *user, const char *stage, double done);
 /* Loads the model and its evaluation data.  NULL with err on failure. */
 eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t errlen);
 void eng_session_destroy(eng_session *s);
+/* The session's metric name ("top1", "bpc", ...). */
+const char *eng_session_metric(const eng_session *s);
 
 /* One run of recipe r.  Returns the SPEC §3 object (caller owns), or NULL
  * with err (bad recipe for this model, data missing, cancelled). */
@@ -48,7 +50,8 @@ const char *eng_data_dir(void);
 /* SPEC §5 `models --json` array (caller owns); NULL with err. */
 cJSON *eng_models_json(char *err, size_t errlen);
 
-/* Reading result objects by dotted path ("throughput.speedup"): the item
+/* Reading result objects by dotted path ("throughput.speedup"; a number
+ * indexes an array: "ci95.0"): the item
  * (borrowed, NULL when absent), a number (NAN when absent or not a number),
  * a string ("" when absent or not a string). */
 const cJSON *eng_json_get(const cJSON *o, const char *path);
@@ -83,7 +86,8 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, eng_stage_fn progress, void *user,
 			       volatile int *cancel, char *err, size_t errlen);
 
-/* An acceptance criterion: at most max_loss points (metric x 100) lost on
+/* An acceptance criterion: at most max_loss points (metric x 100; bits
+ * for bpc, whose values are bits already) lost on
  * `all` and on the strata named (or on every stratum with strata_all).  It
  * HOLDS for a result when, for each of those strata, the end of the 95%
  * interval on the losing side is no worse than -max_loss: for a metric

@@ -33,8 +33,8 @@ typedef struct {
 				     way the report labels it "this machine at report time" */
 	const char *date;         /* shown as "Generated DATE" when non-NULL; NULL: no date, so
 				     the same run renders to the same bytes */
-	double criterion;         /* acceptance criterion in points (hundredths of the metric's
-				     unit) for the disclosure verdict; <= 0 or NaN: the run's own
+	double criterion;         /* acceptance criterion in the metric's unit: points (hundredths)
+				     for fractions, bits for bpc, for the disclosure verdict; <= 0 or NaN: the run's own
 				     disclosure.criterion if any, else none */
 	int history_skipped;      /* failed points (sweep lines carrying "error") the caller
 				     left out of history; the history section says how many */
@@ -64,7 +64,7 @@ int eng_report_write(const eng_report_in *in, eng_report_fmt fmt, const char *pa
 /* (Re)computes run's "disclosure" object from the run itself, replacing any
  * there: the six SPEC §6 items (task, model, metric, reference, calibration,
  * per_stratum: true when the run carries what the item needs),
- * ci_narrower_than_effect, min_stratum_n, criterion (points, or null),
+ * ci_narrower_than_effect, min_stratum_n, criterion (points; bits for bpc; or null),
  * decision_grade, and "reasons": one sentence per thing that keeps the run
  * from being decision-grade (empty when it is).  The rule (doc/reports.md):
  * all six items present; every stratum has at least min_stratum_n samples

@@ -102,8 +102,9 @@ typedef struct {
 	int (*pv)(void *user, int layer, int nq, int nk, int dh, const float *p, int ldp, const float *v, int ldv,
 		  float *o, int ldo, char *err, size_t errlen);
 	int (*kv_round)(void *user, int layer, int rows, float *k, float *v, int ld, char *err, size_t errlen);
-	void *attn_user;
+	void *attn_user; /* qk's and pv's */
 	const float *tok_emb;
+	void *kv_user;   /* kv_round's */
 } eng_seq_hooks;
 
 /* fp32 everywhere: eng_backend_f32(ctx) for the linear layers, OpenBLAS
@@ -175,6 +176,16 @@ size_t eng_seq_state_floats(const eng_seq_model *m);
  * (cap entries).  Returns the token count, or -1 when the word is empty or
  * does not fit the context or cap. */
 int eng_seq_word_tokens(const eng_seq_model *m, const char *word, int len, int32_t *tok, int cap);
+
+/* pp128 and tg128 at batch 1 (engine/bench_model.c): tokens/s of one
+ * 128-token prefill call and of 128 greedy single-token decode steps after
+ * an untimed 8-token prompt, through the hooks href (out[0] pp, out[2] tg)
+ * and hq (out[1], out[3]); their repeats interleaved, each the median of
+ * `repeats` (cold: the warm-up run counts as the first), with settle_ms of sleep before each workload; printable-ASCII
+ * tokens drawn from seed.  A decoder needs a context of >= 136 tokens.
+ * 0, or -1 with err. */
+int eng_seq_bench_tokens(const eng_seq_model *m, const eng_seq_hooks *href, const eng_seq_hooks *hq, int repeats,
+			 int cold, int settle_ms, uint64_t seed, double out[4], char *err, size_t errlen);
 
 /* ------------------------------------------------------------ text data */
 
@@ -259,6 +270,7 @@ typedef struct {
 int eng_corpus_load(eng_corpus *c, const char *fortune_dir, const char *include_dir, char *err, size_t errlen);
 void eng_corpus_done(eng_corpus *c);
 const char *eng_corpus_file_group(const char *file); /* group of a category file, or NULL */
+const char *eng_corpus_group_name(int g);            /* 0 .. ngroups (the last "shifted"), else "?" */
 
 /* A window of a stream: inputs s[start .. start + n), targets s[start + 1
  * .. start + n]; positions 0 .. n - 1. */

@@ -71,6 +71,11 @@ struct eng_session {
 	char strata_kind[32];
 	/* evaluation set */
 	int n;
+	/* samples per lane chunk: a language model's evaluation window (each
+	 * chunk one whole window, so state or context never crosses chunks),
+	 * SESS_LANE_BATCH otherwise; set by the family's load */
+	int chunk;
+	int *cluster; /* language models: each sample's evaluation window (i / chunk), else NULL */
 	float *x; /* n x in_c*in_h*in_w, normalised, NHWC */
 	int *label;
 	char eval_desc[256];
@@ -102,6 +107,10 @@ struct eng_session {
 	 * the family's forward then quantizes the attention products (the
 	 * reference, calibration and fp32 benchmark run with it 0) */
 	int attn_int8;
+	/* likewise the KV-cache format of --kv while eval runs the quantized
+	 * model (KQ_FMT_F32 otherwise; the decoder family's forward rounds
+	 * every new key and value to it) */
+	kq_fmt kv;
 };
 
 /* A family: its data, calibration sets, strata and metrics.  The engine
@@ -149,11 +158,21 @@ struct sess_family {
 	 * reports top1_agree, ppl_ratio and KLD vs fp32 per stratum and
 	 * throughput in tokens/s */
 	int lm;
+	/* 1 when the models keep a KV cache (--kv applies) */
+	int kv_cache;
+	/* NULL, or the family's results beyond the per-sample metrics, added
+	 * to the run object `root` (strata extras, throughput, memory) after
+	 * the strata are in: called with the lanes bound to the recipe's
+	 * quantized model qm and s->attn_int8 / s->kv set for it; `bench` is 0
+	 * when eval runs without timing (ENG_EVAL_NO_BENCH).  0 or -1 with err. */
+	int (*eval_extra)(eng_session *s, const eng_recipe *r, eng_qmodel *qm, cJSON *root, int bench,
+			  eng_stage_fn progress, void *user, volatile int *cancel, char *err, size_t errlen);
 };
 
 /* The sequence families (engine/fam_text.c). */
 extern const sess_family sess_family_encoder;
-extern const sess_family sess_family_rnn; /* engine/fam_rnn.c */
+extern const sess_family sess_family_rnn;     /* engine/fam_lm.c */
+extern const sess_family sess_family_decoder; /* engine/fam_lm.c */
 
 typedef enum { SESS_RUN_F32, SESS_RUN_QUANT, SESS_RUN_FAKE } sess_run_kind;
 
@@ -162,12 +181,12 @@ double sess_now_ms(void);
 int sess_forward(eng_session *s, const eng_backend *be, int batch, const float *x, float *logits, float *ws, char *err,
 		 size_t errlen);
 /* The k-th chunk lane `lane` of `nlanes` works on in the block [start,
- * start + count), start a multiple of SESS_LANE_BATCH: chunks are
- * SESS_LANE_BATCH samples aligned on the whole set and dealt round-robin
+ * start + count), start a multiple of `chunk` (s->chunk): chunks are
+ * `chunk` samples aligned on the whole set and dealt round-robin
  * (chunk lane + k * nlanes), so every sample is computed in the same batch
  * whatever the number of lanes, and results do not depend on --threads.
  * 0 with [*b, *b + *nb), or -1 when the lane has no k-th chunk. */
-int sess_lane_chunk(int start, int count, int lane, int nlanes, int k, int *b, int *nb);
+int sess_lane_chunk(int chunk, int start, int count, int lane, int nlanes, int k, int *b, int *nb);
 /* Floats per sample of the model input. */
 int sess_sample_floats(const eng_session *s);
 
@@ -197,6 +216,15 @@ int sess_lanes_bind(eng_session *s, eng_qmodel *qm);
  * Reports `stage` to progress after each block.  0 or -1 with err. */
 int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress,
 		 void *user, const char *stage, volatile int *cancel, char *err, size_t errlen);
+/* sess_predict that also writes value = -log2 p(label) per sample
+ * (language models; value may be NULL). */
+int sess_predict_values(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, float *value,
+			eng_stage_fn progress, void *user, const char *stage, volatile int *cancel, char *err, size_t errlen);
+/* The paired comparison of predictions q (value too for a language model)
+ * with the session's reference on stratum st, as eng_paired_bootstrap
+ * gives it; a language model's interval resamples whole evaluation
+ * windows (eng_mean_bootstrap over s->cluster).  0 or -1 (memory). */
+int sess_paired(const eng_session *s, const sess_stratum *st, const eng_preds *q, eng_paired *pr);
 /* Index and probability of the largest logit. */
 void sess_argmax_conf(const float *logits, int nc, int *pred, float *conf);
 

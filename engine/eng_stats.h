@@ -52,6 +52,19 @@ typedef struct {
 int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, const eng_preds *ref,
 			 const eng_preds *quant, int nclasses, int resamples, uint64_t seed, eng_paired *r);
 
+/* The mean of v[j] over the samples j = idx[0..n) and its 95% percentile
+ * interval from `resamples` bootstrap resamples of whole clusters:
+ * cluster[j] >= 0 names sample j's cluster (a language model's evaluation
+ * window, whose tokens are not independent), NULL makes every sample its
+ * own.  A resample draws as many clusters as occur, with replacement, and
+ * takes the ratio of their sums to their sample counts.  Seeded and
+ * deterministic.  n == 0 gives NaNs; fewer than ENG_MIN_CLUSTERS clusters
+ * give the mean with a NaN interval (a spread of one or two windows
+ * estimates nothing).  0, or -1 when out of memory. */
+#define ENG_MIN_CLUSTERS 5
+int eng_mean_bootstrap(const float *v, const int *idx, int n, const int *cluster, int resamples, uint64_t seed,
+		       double *mean, double *lo, double *hi);
+
 /* splitmix64 step, and a uniform integer in [0, bound) (Lemire). */
 uint64_t eng_rng_next(uint64_t *state);
 uint32_t eng_rng_below(uint64_t *state, uint32_t bound);

@@ -16,11 +16,7 @@
  * drive the same code.  Attention products run in fp32 (the plain loops
  * of eng_seq_hooks_f32: a word's products are too small for OpenBLAS).
  *
- * Threads: eng_seq_encode needs scratch of its own per thread.  The
- * family keeps one per lane plus one for the session's thread, and a
- * forward call finds its caller's by the float scratch it was handed
- * (s->lanes[i].ws, or s->ws); a caller with other scratch gets scratch
- * made for the call, so no two threads ever share one.
+ * Threads: one scratch lane per thread (fam_seq.h).
  */
 #include "config.h"
 
@@ -29,43 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eng_seq.h"
-#include "eng_session_impl.h"
-
-typedef struct {
-	eng_seq_ws *ws;
-	int32_t *tok, *off;
-	size_t tcap, ocap;
-	unsigned char *abuf; /* int8 attention: codes, scales, accumulators */
-	size_t acap;
-} text_lane;
+#include "fam_seq.h"
 
 typedef struct {
 	eng_seq_model *m;
 	eng_words words;
 	int have_words;
 	int *word_of;     /* evaluation sample -> word index */
-	text_lane *lane;  /* nlane: one per session lane, the last for the session's thread */
+	seq_lane *lane;   /* nlane: one per session lane, the last for the session's thread */
 	int nlane;
 } text_state;
-
-static void lane_done(text_lane *l)
-{
-	eng_seq_ws_destroy(l->ws);
-	free(l->tok), free(l->off), free(l->abuf);
-	memset(l, 0, sizeof *l);
-}
-
-static int grow_i32(int32_t **p, size_t *cap, size_t n)
-{
-	if (n <= *cap)
-		return 0;
-	int32_t *q = realloc(*p, n * sizeof *q);
-	if (!q)
-		return -1;
-	*p = q, *cap = n;
-	return 0;
-}
 
 /* ------------------------------------------------------------ model file */
 
@@ -77,17 +46,11 @@ static int enc_open(eng_session *s, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	s->fam_data = t;
-	if (!(t->m = eng_seq_load(path, err, errlen)))
+	/* one sample = one row of `context` token ids (see DESIGN); in_c is
+	 * fixed once the context is known */
+	if (seq_open(s, path, ENG_SEQ_ENCODER, 1, &t->m, err, errlen))
 		return -1;
-	if (t->m->kind != ENG_SEQ_ENCODER) {
-		snprintf(err, errlen, "%s: family '%s' is not an encoder", path, t->m->base.family);
-		return -1;
-	}
-	/* one sample = one row of `context` token ids (see DESIGN) */
 	t->m->base.in_c = t->m->context;
-	t->m->base.in_h = t->m->base.in_w = 1;
-	s->m = &t->m->base;
-	s->variant = t->m->variant;
 	return 0;
 }
 
@@ -97,9 +60,7 @@ static void text_close(eng_session *s)
 	s->m = NULL, s->variant = NULL, s->fam_data = NULL;
 	if (!t)
 		return;
-	for (int i = 0; t->lane && i < t->nlane; i++)
-		lane_done(&t->lane[i]);
-	free(t->lane);
+	seq_lanes_destroy(t->lane, t->nlane);
 	if (t->have_words)
 		eng_words_done(&t->words);
 	free(t->word_of);
@@ -122,14 +83,7 @@ static cJSON *enc_model_info(const char *path, char *err, size_t errlen)
 	eng_seq_model *m = eng_seq_load(path, err, errlen);
 	if (!m)
 		return NULL;
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "name", m->base.name);
-	cJSON_AddStringToObject(o, "family", m->base.family);
-	cJSON_AddStringToObject(o, "path", path);
-	cJSON_AddNumberToObject(o, "params", (double)m->base.params);
-	cJSON_AddStringToObject(o, "task", m->base.task);
-	if (m->variant)
-		cJSON_AddStringToObject(o, "variant", m->variant);
+	cJSON *o = seq_model_info_base(m, path);
 	add_enc_strata_names(cJSON_AddArrayToObject(o, "strata"), &m->base);
 	eng_seq_destroy(m);
 	return o;
@@ -250,17 +204,7 @@ static int enc_load(eng_session *s, char *err, size_t errlen)
 		 "one word per sample", n,
 		 total);
 	t->nlane = s->threads + 1;
-	t->lane = calloc((size_t)t->nlane, sizeof *t->lane);
-	if (!t->lane) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (int i = 0; i < t->nlane; i++)
-		if (!(t->lane[i].ws = eng_seq_ws_create())) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	return 0;
+	return seq_lanes_create(&t->lane, t->nlane, err, errlen);
 }
 
 static int enc_calib_draw(eng_session *s, const char *set, int n, uint64_t seed, float **xout, char *err,
@@ -327,125 +271,6 @@ static int enc_strata_build(eng_session *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* ------------------------------------------------- int8 attention (--attn) */
-
-/* The attention products with int8 operands and exact int32 accumulation:
- * Q K^T with Q and K symmetric int8 per token (each row of the head's
- * block has its own scale, absmax / 127), P V with P as uint8 per query
- * row (scale max / 255: probabilities are >= 0) and V symmetric int8 per
- * channel of the head (absmax over the tokens / 127).  Each scale belongs
- * to an index the product does not sum over, so the result is the
- * integer sum times two scales, as an integer kernel computes it.  The
- * scores and outputs are fp32 again before the scale, mask and softmax. */
-
-static void *attn_scratch(text_lane *l, size_t bytes)
-{
-	if (bytes > l->acap) {
-		void *p = realloc(l->abuf, bytes);
-		if (!p)
-			return NULL;
-		l->abuf = p, l->acap = bytes;
-	}
-	return l->abuf;
-}
-
-static inline int clamp_code(float v, int lo, int hi)
-{
-	int c = (int)nearbyintf(v);
-	return c < lo ? lo : c > hi ? hi : c;
-}
-
-/* Symmetric int8 codes of `rows` rows of x (stride ld, `cols` used), one
- * scale per row. */
-static void s8_rows(const float *x, int rows, int cols, int ld, int8_t *q, float *scale)
-{
-	for (int i = 0; i < rows; i++) {
-		const float *r = x + (size_t)i * ld;
-		float m = 0;
-		for (int t = 0; t < cols; t++)
-			m = fabsf(r[t]) > m ? fabsf(r[t]) : m;
-		float sc = m / 127.0f, inv = m > 0 ? 127.0f / m : 0.0f;
-		scale[i] = sc;
-		for (int t = 0; t < cols; t++)
-			q[(size_t)i * cols + t] = (int8_t)clamp_code(r[t] * inv, -127, 127);
-	}
-}
-
-static int s8_qk(void *user, int layer, int nq, int nk, int dh, const float *q, int ldq, const float *k, int ldk,
-		 float *s, int lds, char *err, size_t errlen)
-{
-	(void)layer;
-	text_lane *l = user;
-	size_t codes = (size_t)(nq + nk) * dh;
-	unsigned char *b = attn_scratch(l, codes + (size_t)(nq + nk) * sizeof(float) + sizeof(float));
-	if (!b) {
-		snprintf(err, errlen, "out of memory for int8 attention (%d x %d)", nq, nk);
-		return -1;
-	}
-	int8_t *qa = (int8_t *)b, *kb = qa + (size_t)nq * dh;
-	float *sa = (float *)(b + ((codes + sizeof(float) - 1) / sizeof(float)) * sizeof(float)), *sb = sa + nq;
-	s8_rows(q, nq, dh, ldq, qa, sa);
-	s8_rows(k, nk, dh, ldk, kb, sb);
-	for (int i = 0; i < nq; i++)
-		for (int j = 0; j < nk; j++) {
-			const int8_t *x = qa + (size_t)i * dh, *y = kb + (size_t)j * dh;
-			int32_t acc = 0;
-			for (int t = 0; t < dh; t++)
-				acc += (int32_t)x[t] * y[t];
-			s[(size_t)i * lds + j] = (float)acc * (sa[i] * sb[j]);
-		}
-	return 0;
-}
-
-static int s8_pv(void *user, int layer, int nq, int nk, int dh, const float *p, int ldp, const float *v, int ldv,
-		 float *o, int ldo, char *err, size_t errlen)
-{
-	(void)layer;
-	text_lane *l = user;
-	size_t codes = (size_t)nq * nk + (size_t)nk * dh, fl = ((codes + sizeof(float) - 1) / sizeof(float));
-	unsigned char *b = attn_scratch(l, (fl + (size_t)nq + 2 * (size_t)dh + 1) * sizeof(float));
-	if (!b) {
-		snprintf(err, errlen, "out of memory for int8 attention (%d x %d)", nq, nk);
-		return -1;
-	}
-	uint8_t *pu = b;
-	int8_t *vb = (int8_t *)(b + (size_t)nq * nk);
-	float *sp = (float *)b + fl, *sv = sp + nq;
-	int32_t *acc = (int32_t *)(sv + dh);
-	for (int i = 0; i < nq; i++) {
-		const float *r = p + (size_t)i * ldp;
-		float m = 0;
-		for (int j = 0; j < nk; j++)
-			m = r[j] > m ? r[j] : m;
-		float inv = m > 0 ? 255.0f / m : 0.0f;
-		sp[i] = m / 255.0f;
-		for (int j = 0; j < nk; j++)
-			pu[(size_t)i * nk + j] = (uint8_t)clamp_code(r[j] * inv, 0, 255);
-	}
-	for (int t = 0; t < dh; t++) {
-		float m = 0;
-		for (int j = 0; j < nk; j++)
-			m = fabsf(v[(size_t)j * ldv + t]) > m ? fabsf(v[(size_t)j * ldv + t]) : m;
-		float inv = m > 0 ? 127.0f / m : 0.0f;
-		sv[t] = m / 127.0f;
-		for (int j = 0; j < nk; j++)
-			vb[(size_t)j * dh + t] = (int8_t)clamp_code(v[(size_t)j * ldv + t] * inv, -127, 127);
-	}
-	for (int i = 0; i < nq; i++) {
-		for (int t = 0; t < dh; t++)
-			acc[t] = 0;
-		for (int j = 0; j < nk; j++) {
-			int32_t w = pu[(size_t)i * nk + j];
-			const int8_t *y = vb + (size_t)j * dh;
-			for (int t = 0; t < dh; t++)
-				acc[t] += w * y[t];
-		}
-		for (int t = 0; t < dh; t++)
-			o[(size_t)i * ldo + t] = (float)acc[t] * (sp[i] * sv[t]);
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------- forward */
 
 static int enc_forward(eng_session *s, const eng_backend *be, int batch, const float *x, float *logits, float *ws,
@@ -453,22 +278,12 @@ static int enc_forward(eng_session *s, const eng_backend *be, int batch, const f
 {
 	text_state *t = s->fam_data;
 	const eng_seq_model *m = t->m;
-	text_lane tmp = {0}, *l = NULL;
-	kq_ctx *ctx = NULL;
-	for (int i = 0; ws && i < s->nlanes && i < t->nlane - 1; i++)
-		if (s->lanes[i].ws == ws)
-			l = &t->lane[i], ctx = s->lanes[i].ctx1;
-	if (!l && ws && ws == s->ws)
-		l = &t->lane[t->nlane - 1];
-	if (!l) {
-		l = &tmp;
-		if (!(tmp.ws = eng_seq_ws_create())) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
+	seq_lane tmp, *l;
+	kq_ctx *ctx;
+	if (!(l = seq_lane_get(s, t->lane, t->nlane, ws, &ctx, &tmp, err, errlen)))
+		return -1;
 	int C = m->context, st = -1;
-	if (grow_i32(&l->tok, &l->tcap, (size_t)batch * C) || grow_i32(&l->off, &l->ocap, (size_t)batch + 1)) {
+	if (seq_grow_i32(&l->tok, &l->tcap, (size_t)batch * C) || seq_grow_i32(&l->off, &l->ocap, (size_t)batch + 1)) {
 		snprintf(err, errlen, "out of memory for a batch of %d words", batch);
 		goto out;
 	}
@@ -480,15 +295,11 @@ static int enc_forward(eng_session *s, const eng_backend *be, int batch, const f
 			l->tok[ntok++] = (int32_t)row[j];
 		l->off[i + 1] = ntok;
 	}
-	eng_seq_hooks h = eng_seq_hooks_f32(ctx);
-	h.lin = *be;
-	if (s->attn_int8)
-		h.qk = s8_qk, h.pv = s8_pv, h.attn_user = l;
+	eng_seq_hooks h = seq_hooks(s, m, l, ctx, be);
 	eng_seq_batch b = {batch, l->off, l->tok};
 	st = eng_seq_encode(m, &h, l->ws, &b, logits, err, errlen);
 out:
-	if (l == &tmp)
-		lane_done(&tmp);
+	seq_lane_put(l, &tmp);
 	return st;
 }
 

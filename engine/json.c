@@ -3,6 +3,7 @@
  * command line and the explorer alike. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "eng.h"
@@ -13,7 +14,9 @@ const cJSON *eng_json_get(const cJSON *o, const char *path)
 	while (o && *path) {
 		size_t l = strcspn(path, ".");
 		snprintf(key, sizeof key, "%.*s", (int)l, path);
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
+		/* a number steps into an array ("ci95.0") */
+		o = cJSON_IsArray(o) && l > 0 && strspn(key, "0123456789") == l ? cJSON_GetArrayItem(o, atoi(key))
+										 : cJSON_GetObjectItemCaseSensitive(o, key);
 		path += l + (path[l] == '.');
 	}
 	return o;

@@ -466,9 +466,12 @@ void eng_recipe_describe(const eng_recipe *r, char *buf, size_t len)
 	char g[32], c[32];
 	gran_name(r, g, sizeof g);
 	eng_cal_format(&r->calib, c, sizeof c);
-	snprintf(buf, len, "%s weights (%s, per %s), %s activations (%s, %s), %s on %s:%d%s%s", kq_fmt_get(r->weights)->name,
+	char kv[48] = "";
+	if (r->kv != KQ_FMT_F32)
+		snprintf(kv, sizeof kv, ", %s KV cache", kq_fmt_get(r->kv)->name);
+	snprintf(buf, len, "%s weights (%s, per %s), %s activations (%s, %s), %s on %s:%d%s%s%s", kq_fmt_get(r->weights)->name,
 		 r->weight_symmetric ? "symmetric" : "asymmetric", g, kq_fmt_get(r->acts)->name,
 		 r->act_symmetric ? "symmetric" : "asymmetric", r->act_token ? "dynamic per row" : "static per tensor", c,
 		 r->calib_set, r->calib_n, r->noverrides ? ", with per-layer overrides" : "",
-		 r->attn == KQ_FMT_I8 ? ", int8 attention products" : "");
+		 r->attn == KQ_FMT_I8 ? ", int8 attention products" : "", kv);
 }

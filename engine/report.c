@@ -575,14 +575,42 @@ static double unneg(double v)
 	return v == 0 ? 0.0 : v;
 }
 
-/* A metric value for a table: a percentage for accuracy-like metrics,
- * hundredths otherwise (as `precis eval` prints them). */
-static void fmt_val(char *buf, size_t len, double v, int pct)
+/* How a metric's values, deltas and intervals read, derived from the
+ * metric's name and passed down to every formatter (never a global: the
+ * disclosure assessment runs on a worker thread while the UI may render).
+ * Fractions (top1, macro-f1, ece) read in points, hundredths of the metric,
+ * as `precis eval` prints them; bits per character as they are, to four
+ * decimals, since quantization moves bpc (about 2.2) in the third. */
+typedef struct {
+	double mul;         /* shown = value * mul */
+	int dp;             /* decimals of values, deltas, intervals, criteria */
+	const char *plural; /* "points" / "bits": "delta +0.07 points" */
+	const char *one;    /* "point" / "bit": "the 0.50-point criterion" */
+	const char *abbr;   /* "pt" / "bits": table heads "delta (pt)" */
+	const char *desc;   /* the unit explained once, in the strata section */
+	const char *pct;    /* after a value: "%" for accuracy-like metrics */
+	int frac;           /* 1: a fraction of samples, so the rule of three applies */
+} munit;
+
+static munit metric_unit(const char *metric)
+{
+	static const munit points = {100, 2, "points", "point", "pt", "points (hundredths of the metric)", "%", 1},
+			   bits = {1, 4, "bits", "bit", "bits", "bits (the metric's own unit)", "", 0};
+	if (metric && strcmp(metric, "bpc") == 0)
+		return bits;
+	munit u = points;
+	if (metric && strcmp(metric, "ece") == 0)
+		u.pct = ""; /* an error, not a share of samples */
+	return u;
+}
+
+/* A metric value for a table in unit u ("n/a" when missing). */
+static void fmt_val(char *buf, size_t len, double v, const munit *u)
 {
 	if (isnan(v))
 		snprintf(buf, len, "n/a");
 	else
-		snprintf(buf, len, "%.2f%s", unneg(v * 100), pct ? "%" : "");
+		snprintf(buf, len, "%.*f%s", u->dp, unneg(v * u->mul), u->pct);
 }
 
 /* A whole number, or "n/a" when the run lacks it. */
@@ -597,24 +625,25 @@ static numtxt n0(double v)
 	return t;
 }
 
-/* A delta in points, signed. */
-static void fmt_pt(char *buf, size_t len, double v)
+/* A delta in unit u, signed.  Rounded to 1e-8 of the metric first so that
+ * binary noise in a stored value never flips the last shown digit. */
+static void fmt_pt(char *buf, size_t len, double v, const munit *u)
 {
 	if (isnan(v))
 		snprintf(buf, len, "n/a");
 	else
-		snprintf(buf, len, "%+.2f", unneg(round(v * 1e8) / 1e6));
+		snprintf(buf, len, "%+.*f", u->dp, unneg(round(v * 1e8) / (1e8 / u->mul)));
 }
 
-static void fmt_ci(char *buf, size_t len, double lo, double hi)
+static void fmt_ci(char *buf, size_t len, double lo, double hi, const munit *u)
 {
 	char a[28], b[28];
 	if (isnan(lo) || isnan(hi)) {
 		snprintf(buf, len, "n/a");
 		return;
 	}
-	fmt_pt(a, sizeof a, lo);
-	fmt_pt(b, sizeof b, hi);
+	fmt_pt(a, sizeof a, lo, u);
+	fmt_pt(b, sizeof b, hi, u);
 	snprintf(buf, len, "[%s, %s]", a, b);
 }
 
@@ -686,6 +715,10 @@ static const char *disc_missing(const cJSON *run, int i)
 		{
 			if (!has_str(st, "name"))
 				return "eval.strata[].name";
+			/* an empty stratum (a short language-model evaluation) has
+			 * nothing to carry; the sample-size rule flags it */
+			if (jnum(st, "n") == 0)
+				continue;
 			if (i == 3 && !has_num(st, "ref"))
 				return "eval.strata[].ref";
 			if (i == 5) {
@@ -694,7 +727,10 @@ static const char *disc_missing(const cJSON *run, int i)
 					if (!has_num(st, f[k]))
 						return k == 0 ? "eval.strata[].n" : k == 1 ? "eval.strata[].ref"
 								  : k == 2 ? "eval.strata[].quant" : "eval.strata[].delta";
-				if (isnan(ci_at(st, 0)) || isnan(ci_at(st, 1)))
+				/* a stratum without an interval says why (a language
+				 * model's too few windows): disclosed, though not
+				 * decision-grade (eng_disclosure_assess) */
+				if ((isnan(ci_at(st, 0)) || isnan(ci_at(st, 1))) && !has_str(st, "ci_note"))
 					return "eval.strata[].ci95";
 			}
 		}
@@ -706,11 +742,12 @@ static const char *disc_missing(const cJSON *run, int i)
  * on fewer samples takes few distinct values and under-covers, and a
  * stratum with no flips gets the interval [0, 0] although a flip rate of
  * 3/n (the rule of three: 10 points at n = 30) is still plausible at 95%.
- * With a criterion c (a fraction), the same rule asks 3/n <= c. */
-static int min_stratum_n(double crit)
+ * With a criterion c (a fraction) on a fraction metric, the same rule asks
+ * 3/n <= c; it says nothing about bits per character, which stay at 30. */
+static int min_stratum_n(double crit, const munit *u)
 {
 	int n = 30;
-	if (crit > 0) {
+	if (crit > 0 && u->frac) {
 		double need = ceil(3.0 / crit - 1e-9);
 		if (need > n)
 			n = need > 1e9 ? 1000000000 : (int)need;
@@ -718,13 +755,17 @@ static int min_stratum_n(double crit)
 	return n;
 }
 
+/* criterion_points is in the unit the report shows the metric in: points
+ * for fractions, bits for bpc (as engine/search.c's max_loss and `precis
+ * report --max-loss` give it); every sentence reads in that unit too. */
 int eng_disclosure_assess(cJSON *run, double criterion_points)
 {
 	if (!cJSON_IsObject(run))
 		return -1;
+	const munit u = metric_unit(jstr(run, "metric"));
 	int crit_on = criterion_points > 0 && isfinite(criterion_points);
-	double crit = crit_on ? criterion_points / 100 : 0;
-	int nmin = min_stratum_n(crit);
+	double crit = crit_on ? criterion_points / u.mul : 0;
+	int nmin = min_stratum_n(crit, &u);
 	cJSON *d = cJSON_CreateObject(), *reasons = cJSON_CreateArray();
 	if (!d || !reasons) {
 		cJSON_Delete(d), cJSON_Delete(reasons);
@@ -756,7 +797,7 @@ int eng_disclosure_assess(cJSON *run, double criterion_points)
 	}
 	if (small) {
 		n_ok = 0;
-		if (crit_on)
+		if (crit_on && u.frac)
 			snprintf(s, sizeof s,
 				 "sample size too small for the %.2f-point criterion: %d strat%s fewer than %d samples (%s); "
 				 "a stratum of n samples with no flips cannot rule out a loss of 3/n (the rule of three), "
@@ -772,12 +813,20 @@ int eng_disclosure_assess(cJSON *run, double criterion_points)
 		cJSON_AddItemToArray(reasons, cJSON_CreateString(s));
 	}
 	free(list.p);
-	/* intervals of losses (SPEC §3): exclude zero, or narrower than the criterion */
+	/* intervals of losses (SPEC §3): exclude zero, or narrower than the
+	 * criterion; a stratum whose interval could not be computed (ci_note
+	 * says why) cannot show either */
 	const cJSON *hib = jget(run, "eval.higher_is_better");
 	int higher = !cJSON_IsFalse(hib);
 	cJSON_ArrayForEach(st, strata)
 	{
 		double delta = jnum(st, "delta"), lo = ci_at(st, 0), hi = ci_at(st, 1);
+		if ((isnan(lo) || isnan(hi)) && has_str(st, "ci_note")) {
+			ci_ok = 0;
+			snprintf(s, sizeof s, "stratum `%s`: %s", jstr(st, "name"), jstr(st, "ci_note"));
+			cJSON_AddItemToArray(reasons, cJSON_CreateString(s));
+			continue;
+		}
 		if (isnan(delta) || isnan(lo) || isnan(hi))
 			continue;
 		int loss = higher ? delta < 0 : delta > 0;
@@ -786,17 +835,18 @@ int eng_disclosure_assess(cJSON *run, double criterion_points)
 			continue;
 		ci_ok = 0;
 		char a[32], b[32], c[32];
-		fmt_pt(a, sizeof a, lo), fmt_pt(b, sizeof b, hi), fmt_pt(c, sizeof c, delta);
+		fmt_pt(a, sizeof a, lo, &u), fmt_pt(b, sizeof b, hi, &u), fmt_pt(c, sizeof c, delta, &u);
 		if (crit_on)
 			snprintf(s, sizeof s,
-				 "stratum `%s`: the 95%% interval [%s, %s] points includes zero and is %.2f points wide, "
-				 "wider than the %.2f-point criterion",
-				 jstr(st, "name"), a, b, (hi - lo) * 100, criterion_points);
+				 "stratum `%s`: the 95%% interval [%s, %s] %s includes zero and is %.*f %s wide, "
+				 "wider than the %.*f-%s criterion",
+				 jstr(st, "name"), a, b, u.plural, u.dp, (hi - lo) * u.mul, u.plural, u.dp, criterion_points,
+				 u.one);
 		else
 			snprintf(s, sizeof s,
-				 "stratum `%s`: the 95%% interval [%s, %s] points is wider than the effect (%s points), so "
+				 "stratum `%s`: the 95%% interval [%s, %s] %s is wider than the effect (%s %s), so "
 				 "the loss cannot be told from noise",
-				 jstr(st, "name"), a, b, c);
+				 jstr(st, "name"), a, b, u.plural, c, u.plural);
 		cJSON_AddItemToArray(reasons, cJSON_CreateString(s));
 	}
 	int grade = ok_items && ci_ok && n_ok;
@@ -818,7 +868,7 @@ int eng_disclosure_assess(cJSON *run, double criterion_points)
 /* -------------------------------------------------------------- context */
 
 typedef struct {
-	double x, y;        /* throughput (samples/s), all-stratum delta (points, as measured) */
+	double x, y;        /* throughput (samples/s), all-stratum delta (in the run's unit, as measured) */
 	const cJSON *run;
 	char label[24];
 	int kind;           /* 0 history, 1 this run, 2 pinned, 3 the fp32 reference */
@@ -828,8 +878,10 @@ typedef struct {
 typedef struct {
 	const eng_report_in *in;
 	cJSON *run;               /* copy with the disclosure assessed (owned) */
-	double criterion;         /* points; 0: none */
-	int higher, pct;
+	double criterion;         /* in u (points, or bits for bpc); 0: none */
+	int higher;
+	munit u;                  /* the run's metric's unit */
+	munit su;                 /* the sensitivity's metric's unit */
 	char cpu[256];
 	int cpu_from_run;
 	char *command;            /* owned */
@@ -847,6 +899,7 @@ static void recipe_words(const cJSON *recipe, char *buf, size_t len)
 {
 	eng_recipe r;
 	char err[256];
+	eng_recipe_default(&r); /* from_json sets only the keys the run has (older runs lack "kv") */
 	if (!recipe || eng_recipe_from_json(&r, recipe, "run", err, sizeof err) != 0) {
 		snprintf(buf, len, "(recipe not readable: %s)", recipe ? err : "the run has no recipe");
 		return;
@@ -1071,7 +1124,8 @@ static int ctx_init(rctx *c, const eng_report_in *in, char *err, size_t errlen)
 	if (eng_disclosure_assess(c->run, c->criterion) < 0)
 		goto oom;
 	c->higher = !cJSON_IsFalse(jget(c->run, "eval.higher_is_better"));
-	c->pct = strcmp(jstr(c->run, "metric"), "ece") != 0;
+	c->u = metric_unit(jstr(c->run, "metric"));
+	c->su = metric_unit(*jstr(in->sensitivity, "metric") ? jstr(in->sensitivity, "metric") : jstr(c->run, "metric"));
 	if (has_str(c->run, "throughput.cpu")) {
 		snprintf(c->cpu, sizeof c->cpu, "%s", jstr(c->run, "throughput.cpu"));
 		c->cpu_from_run = 1;
@@ -1121,7 +1175,7 @@ static int ctx_init(rctx *c, const eng_report_in *in, char *err, size_t errlen)
 		point *p = &c->pts[c->npts++];
 		p->run = h, p->kind = 0;
 		p->x = jnum(h, "throughput.quant");
-		p->y = jnum(stratum_all(h), "delta") * 100;
+		p->y = jnum(stratum_all(h), "delta") * c->u.mul;
 		snprintf(p->label, sizeof p->label, "#%d", i + 1);
 		if (run_in_hist < 0 && same_run(h, in->run))
 			run_in_hist = i, p->kind = 1;
@@ -1133,14 +1187,14 @@ static int ctx_init(rctx *c, const eng_report_in *in, char *err, size_t errlen)
 		point *p = &c->pts[c->npts++];
 		p->run = in->run, p->kind = 1;
 		p->x = jnum(in->run, "throughput.quant");
-		p->y = jnum(stratum_all(in->run), "delta") * 100;
+		p->y = jnum(stratum_all(in->run), "delta") * c->u.mul;
 		snprintf(p->label, sizeof p->label, "this run");
 	}
 	if (in->pinned && pin_in_hist < 0) {
 		point *p = &c->pts[c->npts++];
 		p->run = in->pinned, p->kind = 2;
 		p->x = jnum(in->pinned, "throughput.quant");
-		p->y = jnum(stratum_all(in->pinned), "delta") * 100;
+		p->y = jnum(stratum_all(in->pinned), "delta") * c->u.mul;
 		snprintf(p->label, sizeof p->label, "A (pinned)");
 	}
 	{
@@ -1290,8 +1344,8 @@ static void chart_strata(doc *d, rctx *c)
 		double v[3] = {jnum(st, "delta"), ci_at(st, 0), ci_at(st, 1)};
 		for (int k = 0; k < 3; k++)
 			if (!isnan(v[k])) {
-				lo = fmin(lo, v[k] * 100);
-				hi = fmax(hi, v[k] * 100);
+				lo = fmin(lo, v[k] * c->u.mul);
+				hi = fmax(hi, v[k] * c->u.mul);
 			}
 	}
 	if (crit > 0) {
@@ -1306,7 +1360,9 @@ static void chart_strata(doc *d, rctx *c)
 	double x0 = L, x1 = W - R, yb = T + n * RH;
 #define XS(v) (x0 + ((v) - t.lo) / (t.hi - t.lo) * (x1 - x0))
 	svg_begin(d, W, H, "Delta per stratum with 95% intervals");
-	svg_xaxis(d, &t, x0, x1, T, yb, "delta, quantized minus reference (points)");
+	char axis[96];
+	snprintf(axis, sizeof axis, "delta, quantized minus reference (%s)", c->u.plural);
+	svg_xaxis(d, &t, x0, x1, T, yb, axis);
 	sb_printf(&d->b, "<line class=\"zero\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"/>\n", XS(0), T, XS(0), yb);
 	if (crit > 0) {
 		double cx = XS(c->higher ? -crit : crit);
@@ -1315,8 +1371,8 @@ static void chart_strata(doc *d, rctx *c)
 	int i = 0;
 	cJSON_ArrayForEach(st, strata)
 	{
-		double y = T + i * RH + RH / 2.0, dl = jnum(st, "delta") * 100, a = ci_at(st, 0) * 100,
-		       b = ci_at(st, 1) * 100;
+		double y = T + i * RH + RH / 2.0, dl = jnum(st, "delta") * c->u.mul, a = ci_at(st, 0) * c->u.mul,
+		       b = ci_at(st, 1) * c->u.mul;
 		const char *cls = verdict_class(jstr(st, "verdict"));
 		if (i % 2 == 0)
 			sb_printf(&d->b, "<rect class=\"band\" x=\"0\" y=\"%.1f\" width=\"%d\" height=\"%d\"/>\n", y - RH / 2.0, W, RH);
@@ -1338,7 +1394,7 @@ static void chart_strata(doc *d, rctx *c)
 	if (crit > 0)
 		snprintf(cap, sizeof cap,
 			 "Delta per stratum (dot) with its 95%% paired-bootstrap interval (bar); red: loss, green: gain, "
-			 "grey: within noise. Dashed: the %.2f-point criterion.", crit);
+			 "grey: within noise. Dashed: the %.*f-%s criterion.", c->u.dp, crit, c->u.one);
 	else
 		snprintf(cap, sizeof cap,
 			 "Delta per stratum (dot) with its 95%% paired-bootstrap interval (bar); red: loss, green: gain, "
@@ -1375,8 +1431,9 @@ static void chart_scatter(doc *d, rctx *c)
 #define YS(v) (y0 - ((v) - ty.lo) / (ty.hi - ty.lo) * (y0 - y1))
 	svg_begin(d, W, H, "Throughput and accuracy of this session's runs, with the Pareto frontier");
 	svg_xaxis(d, &tx, x0, x1, y1, y0, "quantized throughput (samples/s)");
-	svg_yaxis(d, &ty, y0, y1, x0, x1,
-		  c->higher ? "delta on all (points, higher is better)" : "delta on all (points, lower is better)");
+	char yl[96];
+	snprintf(yl, sizeof yl, "delta on all (%s, %s is better)", c->u.plural, c->higher ? "higher" : "lower");
+	svg_yaxis(d, &ty, y0, y1, x0, x1, yl);
 	sb_printf(&d->b, "<line class=\"zero\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x0, YS(0), x1, YS(0));
 	/* the frontier, left to right */
 	const point **f = malloc((size_t)c->npts * sizeof *f);
@@ -1433,7 +1490,7 @@ static void chart_layers(doc *d, rctx *c)
 		have_out |= has_num(l, "output_sqnr_db");
 	}
 	const char *key = have_delta ? "delta_alone" : have_out ? "output_sqnr_db" : "weight_sqnr_db";
-	double mul = have_delta ? 100 : 1, lo = 0, hi = 0;
+	double mul = have_delta ? c->su.mul : 1, lo = 0, hi = 0;
 	int any = 0;
 	cJSON_ArrayForEach(l, layers)
 	{
@@ -1443,8 +1500,8 @@ static void chart_layers(doc *d, rctx *c)
 		any = 1;
 		lo = fmin(lo, v), hi = fmax(hi, v);
 		if (have_delta && !isnan(ci_at(l, 0)) && !isnan(ci_at(l, 1))) {
-			lo = fmin(lo, ci_at(l, 0) * 100);
-			hi = fmax(hi, ci_at(l, 1) * 100);
+			lo = fmin(lo, ci_at(l, 0) * mul);
+			hi = fmax(hi, ci_at(l, 1) * mul);
 		}
 	}
 	if (!any || n == 0)
@@ -1455,9 +1512,10 @@ static void chart_layers(doc *d, rctx *c)
 	double x0 = L, x1 = W - R, yb = T + n * RH;
 #define XS(v) (x0 + ((v) - t.lo) / (t.hi - t.lo) * (x1 - x0))
 	svg_begin(d, W, H, have_delta ? "Delta when only this layer is quantized" : "Per-layer SQNR");
+	char axis[96];
+	snprintf(axis, sizeof axis, "delta with only this layer quantized (%s)", c->su.plural);
 	svg_xaxis(d, &t, x0, x1, T, yb,
-		  have_delta ? "delta with only this layer quantized (points)"
-		  : have_out ? "output SQNR (dB, higher is better)" : "weight SQNR (dB, higher is better)");
+		  have_delta ? axis : have_out ? "output SQNR (dB, higher is better)" : "weight SQNR (dB, higher is better)");
 	int i = 0;
 	cJSON_ArrayForEach(l, layers)
 	{
@@ -1471,7 +1529,7 @@ static void chart_layers(doc *d, rctx *c)
 				  bad ? " lossbar" : "", a, y - 7, fmax(b - a, 1.0));
 			if (have_delta && !isnan(ci_at(l, 0)) && !isnan(ci_at(l, 1)))
 				sb_printf(&d->b, "<line class=\"ci noise\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-					  XS(ci_at(l, 0) * 100), y, XS(ci_at(l, 1) * 100), y);
+					  XS(ci_at(l, 0) * mul), y, XS(ci_at(l, 1) * mul), y);
 		}
 		i++;
 	}
@@ -1558,8 +1616,8 @@ static void verdict_block(doc *d, rctx *c, int top)
 	if (grade) {
 		if (c->criterion > 0)
 			d_textf(d, " all six items present; every stratum has at least %.0f samples; every loss has a 95%% "
-				   "interval that excludes zero or is narrower than the %.2f-point criterion.",
-				jnum(disc, "min_stratum_n"), c->criterion);
+				   "interval that excludes zero or is narrower than the %.*f-%s criterion.",
+				jnum(disc, "min_stratum_n"), c->u.dp, c->criterion, c->u.one);
 		else
 			d_textf(d, " all six items present; every stratum has at least %.0f samples; every loss has a 95%% "
 				   "interval that excludes zero. No acceptance criterion was given.",
@@ -1639,14 +1697,14 @@ static void sec_summary(doc *d, rctx *c)
 	const cJSON *all = stratum_all(c->run);
 	char a[32], b[32], dl[32], ci[64];
 	verdict_block(d, c, 1);
-	fmt_val(a, sizeof a, jnum(all, "ref"), c->pct);
-	fmt_val(b, sizeof b, jnum(all, "quant"), c->pct);
-	fmt_pt(dl, sizeof dl, jnum(all, "delta"));
-	fmt_ci(ci, sizeof ci, ci_at(all, 0), ci_at(all, 1));
+	fmt_val(a, sizeof a, jnum(all, "ref"), &c->u);
+	fmt_val(b, sizeof b, jnum(all, "quant"), &c->u);
+	fmt_pt(dl, sizeof dl, jnum(all, "delta"), &c->u);
+	fmt_ci(ci, sizeof ci, ci_at(all, 0), ci_at(all, 1), &c->u);
 	d->ops->par_begin(d, NULL);
 	d_textf(d, "Recipe: %s. ", c->words);
-	d_textf(d, "On %s (%s samples) %s goes from %s to %s: delta %s points, 95%% interval %s, %s. ", jstr(all, "name"),
-		n0(jnum(all, "n")).s, jstr(c->run, "metric"), a, b, dl, ci, jstr(all, "verdict"));
+	d_textf(d, "On %s (%s samples) %s goes from %s to %s: delta %s %s, 95%% interval %s, %s. ", jstr(all, "name"),
+		n0(jnum(all, "n")).s, jstr(c->run, "metric"), a, b, dl, c->u.plural, ci, jstr(all, "verdict"));
 	double sp = jnum(c->run, "throughput.speedup"), wr = jnum(c->run, "memory.weight_bytes_ref"),
 	       wq = jnum(c->run, "memory.weight_bytes_quant");
 	if (!isnan(sp))
@@ -1664,15 +1722,15 @@ static void sec_summary(doc *d, rctx *c)
 	int nl = 0;
 	cJSON_ArrayForEach(st, jget(c->run, "eval.strata")) if (strcmp(jstr(st, "verdict"), "loss") == 0)
 	{
-		fmt_pt(dl, sizeof dl, jnum(st, "delta"));
-		fmt_ci(ci, sizeof ci, ci_at(st, 0), ci_at(st, 1));
+		fmt_pt(dl, sizeof dl, jnum(st, "delta"), &c->u);
+		fmt_ci(ci, sizeof ci, ci_at(st, 0), ci_at(st, 1), &c->u);
 		sb_printf(&l, "%s%s %s %s", nl++ ? "; " : "", jstr(st, "name"), dl, ci);
 	}
 	d->ops->par_begin(d, NULL);
 	if (l.oom)
 		d->b.oom = 1;
 	else if (nl)
-		d_textf(d, "Losses outside noise (points, 95%% interval): %s.", l.p);
+		d_textf(d, "Losses outside noise (%s, 95%% interval): %s.", c->u.plural, l.p);
 	else
 		d_text(d, "No stratum shows a loss outside noise.");
 	d->ops->par_end(d);
@@ -1718,14 +1776,75 @@ static void sec_recipe(doc *d, rctx *c)
 	free(t.p);
 }
 
+
+/* "v [lo, hi]" of a language model's extra {value, ci95}, times mul. */
+static void fmt_vci(char *buf, size_t len, const cJSON *o, int dp, double mul)
+{
+	if (!o) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	double lo = ci_at(o, 0), hi = ci_at(o, 1);
+	if (isnan(lo) || isnan(hi)) /* too few windows or prompts to resample */
+		snprintf(buf, len, "%.*f (no interval)", dp, jnum(o, "value") * mul);
+	else
+		snprintf(buf, len, "%.*f [%.*f, %.*f]", dp, jnum(o, "value") * mul, dp, lo * mul, dp, hi * mul);
+}
+
+/* A language model's metrics beside bits per character, llama.cpp's
+ * perplexity/KLD set, each with its window-cluster interval. */
+static void lm_metrics_table(doc *d, rctx *c)
+{
+	const cJSON *st;
+	int gen = 0;
+	cJSON_ArrayForEach(st, jget(c->run, "eval.strata")) gen |= jget(jget(st, "extra"), "first_divergence") != NULL;
+	d->ops->heading(d, 3, NULL, "Language-model metrics");
+	d->ops->par_begin(d, NULL);
+	d_text(d, "Quantized against fp32 on the same tokens, with 95% intervals from resampling whole evaluation "
+		  "windows: perplexity ratio 2^(bpc delta); top-1 agreement (same greedy next token); the mean change of "
+		  "the probability of the true next token (points); KL(fp32 || quantized) of the next-token "
+		  "distributions in bits per token with its 99th and 99.9th percentiles");
+	if (gen)
+		d_text(d, "; and the mean number of greedily generated tokens before the quantized model's text first "
+			  "differs from fp32's (prompts of the stratum; the interval resamples prompts)");
+	d_text(d, ".");
+	d->ops->par_end(d);
+	table t;
+	tbl_init(&t, gen ? 8 : 7);
+	static const char *const heads[] = {"stratum", "ppl ratio", "top-1 agree", "Δp true (pt)", "KLD (bits)", "KLD p99",
+					    "KLD p99.9", "first divergence (tokens)"};
+	for (int k = 0; k < (gen ? 8 : 7); k++)
+		tbl_col(&t, k, heads[k], k ? AL_RIGHT : AL_LEFT);
+	cJSON_ArrayForEach(st, jget(c->run, "eval.strata"))
+	{
+		const cJSON *e = jget(st, "extra"), *fd = jget(e, "first_divergence");
+		char v[7][96];
+		fmt_vci(v[0], 96, jget(e, "ppl_ratio"), 4, 1);
+		fmt_vci(v[1], 96, jget(e, "top1_agree"), 4, 1);
+		fmt_vci(v[2], 96, jget(e, "dp_true"), 3, 100);
+		fmt_vci(v[3], 96, jget(e, "kld"), 5, 1);
+		snprintf(v[4], 96, "%.4f", jnum(e, "kld.p99"));
+		snprintf(v[5], 96, "%.4f", jnum(e, "kld.p999"));
+		if (fd) {
+			char b[64];
+			fmt_vci(b, sizeof b, fd, 1, 1);
+			snprintf(v[6], 96, "%s of %.0f, %.0f prompts", b, jnum(fd, "of"), jnum(fd, "prompts"));
+		} else
+			snprintf(v[6], 96, "-");
+		const char *cells[] = {jstr(st, "name"), v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+		tbl_row(&t, NULL, cells);
+	}
+	d_table(d, &t);
+}
+
 static void sec_strata(doc *d, rctx *c)
 {
 	d->ops->heading(d, 2, "strata", "Accuracy by stratum");
 	d->ops->par_begin(d, NULL);
 	d_textf(d, "Metric %s: %s (%s is better). Reference: %s, same samples, same code. Evaluation: %s. Intervals: %s; "
-		   "delta and intervals in points (hundredths of the metric).",
+		   "delta and intervals in %s.",
 		jstr(c->run, "metric"), jstr(c->run, "eval.metric_definition"), c->higher ? "higher" : "lower",
-		jstr(c->run, "reference"), jstr(c->run, "eval.set"), jstr(c->run, "eval.ci_method"));
+		jstr(c->run, "reference"), jstr(c->run, "eval.set"), jstr(c->run, "eval.ci_method"), c->u.desc);
 	d->ops->par_end(d);
 	table t;
 	tbl_init(&t, 8);
@@ -1733,35 +1852,61 @@ static void sec_strata(doc *d, rctx *c)
 	tbl_col(&t, 1, "n", AL_RIGHT);
 	tbl_col(&t, 2, "reference", AL_RIGHT);
 	tbl_col(&t, 3, "quantized", AL_RIGHT);
-	tbl_col(&t, 4, "delta (pt)", AL_RIGHT);
-	tbl_col(&t, 5, "95% interval (pt)", AL_RIGHT);
+	char hd[32], hc[48];
+	snprintf(hd, sizeof hd, "delta (%s)", c->u.abbr);
+	snprintf(hc, sizeof hc, "95%% interval (%s)", c->u.abbr);
+	tbl_col(&t, 4, hd, AL_RIGHT);
+	tbl_col(&t, 5, hc, AL_RIGHT);
 	tbl_col(&t, 6, "flips", AL_RIGHT);
 	tbl_col(&t, 7, "verdict", AL_LEFT);
 	const cJSON *st;
+	int notes = 0;
 	cJSON_ArrayForEach(st, jget(c->run, "eval.strata"))
 	{
 		char n[32], r[32], q[32], dl[32], ci[64], f[32];
 		snprintf(n, sizeof n, "%s", n0(jnum(st, "n")).s);
-		fmt_val(r, sizeof r, jnum(st, "ref"), c->pct);
-		fmt_val(q, sizeof q, jnum(st, "quant"), c->pct);
-		fmt_pt(dl, sizeof dl, jnum(st, "delta"));
-		fmt_ci(ci, sizeof ci, ci_at(st, 0), ci_at(st, 1));
+		fmt_val(r, sizeof r, jnum(st, "ref"), &c->u);
+		fmt_val(q, sizeof q, jnum(st, "quant"), &c->u);
+		fmt_pt(dl, sizeof dl, jnum(st, "delta"), &c->u);
+		fmt_ci(ci, sizeof ci, ci_at(st, 0), ci_at(st, 1), &c->u);
+		if (strcmp(ci, "n/a") == 0 && has_str(st, "ci_note")) {
+			snprintf(ci, sizeof ci, "n/a (see note)");
+			notes++;
+		}
 		snprintf(f, sizeof f, "%s", n0(jnum(st, "flips")).s);
 		const char *cells[] = {jstr(st, "name"), n, r, q, dl, ci, f, jstr(st, "verdict")};
 		tbl_row(&t, verdict_class(jstr(st, "verdict")), cells);
 	}
 	d_table(d, &t);
+	if (notes) { /* why a stratum has no interval (a language model's too few windows) */
+		d->ops->par_begin(d, "meta");
+		d_text(d, notes == 1 ? "Note: no interval for" : "Note: no interval for these strata:");
+		int k = 0;
+		cJSON_ArrayForEach(st, jget(c->run, "eval.strata")) if ((isnan(ci_at(st, 0)) || isnan(ci_at(st, 1))) &&
+									 has_str(st, "ci_note"))
+		{
+			d_textf(d, "%s stratum ", k++ ? ";" : "");
+			d->ops->code(d, jstr(st, "name"));
+			d_textf(d, ": %s", jstr(st, "ci_note"));
+		}
+		d_text(d, ".");
+		d->ops->par_end(d);
+	}
 	if (d->html)
 		chart_strata(d, c);
 	/* secondary metrics: every {ref, quant, delta} object in extra */
 	const cJSON *first = jget(stratum_all(c->run), "extra"), *m;
 	const char *names[5];
 	int nm = 0;
-	cJSON_ArrayForEach(m, first) if (cJSON_IsObject(m) && nm < 5) names[nm++] = m->string;
+	cJSON_ArrayForEach(m, first) if (cJSON_IsObject(m) && jget(m, "ref") && nm < 5) names[nm++] = m->string;
 	if (nm) {
 		d->ops->heading(d, 3, NULL, "Secondary metrics");
 		d->ops->par_begin(d, NULL);
-		d_text(d, "Point values per stratum (no intervals), reference to quantized; delta in points.");
+		d_text(d, "Point values per stratum (no intervals), reference to quantized; delta in points");
+		for (int k = 0; k < nm; k++)
+			if (!metric_unit(names[k]).frac)
+				d_textf(d, ", %s in %s", names[k], metric_unit(names[k]).plural);
+		d_text(d, ".");
 		d->ops->par_end(d);
 		tbl_init(&t, 1 + 3 * nm);
 		tbl_col(&t, 0, "stratum", AL_LEFT);
@@ -1779,9 +1924,11 @@ static void sec_strata(doc *d, rctx *c)
 			const char *cells[16] = {jstr(st, "name")};
 			for (int k = 0; k < nm; k++) {
 				const cJSON *o = jget(jget(st, "extra"), names[k]);
-				fmt_val(v[3 * k], 32, jnum(o, "ref"), 0);
-				fmt_val(v[3 * k + 1], 32, jnum(o, "quant"), 0);
-				fmt_pt(v[3 * k + 2], 32, jnum(o, "delta"));
+				munit su = metric_unit(names[k]);
+				su.pct = ""; /* the heads name the metric; no "%" in these cells */
+				fmt_val(v[3 * k], 32, jnum(o, "ref"), &su);
+				fmt_val(v[3 * k + 1], 32, jnum(o, "quant"), &su);
+				fmt_pt(v[3 * k + 2], 32, jnum(o, "delta"), &su);
 				for (int j = 0; j < 3; j++)
 					cells[1 + 3 * k + j] = v[3 * k + j];
 			}
@@ -1791,6 +1938,8 @@ static void sec_strata(doc *d, rctx *c)
 		for (int k = 0; k < 15; k++)
 			free(heads[k]);
 	}
+	if (jget(first, "ppl_ratio"))
+		lm_metrics_table(d, c);
 	double ka = jnum(first, "kernel_agreement"), kn = jnum(first, "kernel_agreement_n");
 	if (!isnan(ka)) {
 		d->ops->par_begin(d, NULL);
@@ -1837,6 +1986,19 @@ static void sec_throughput(doc *d, rctx *c)
 		const char *row3[] = {"KV-cache bytes", a, b, x};
 		tbl_row(&t, NULL, row3);
 	}
+	static const char *const tok[] = {"pp128", "tg128"};
+	for (int k = 0; k < 2; k++) {
+		const cJSON *o = jget(jget(r, "throughput"), tok[k]);
+		if (!o)
+			continue;
+		char lab[64];
+		snprintf(lab, sizeof lab, "%s at batch 1 (tokens/s)", tok[k]);
+		snprintf(a, sizeof a, "%.0f", jnum(o, "ref"));
+		snprintf(b, sizeof b, "%.0f", jnum(o, "quant"));
+		snprintf(x, sizeof x, "%.2fx", jnum(o, "speedup"));
+		const char *row[] = {lab, a, b, x};
+		tbl_row(&t, NULL, row);
+	}
 	d_table(d, &t);
 	d->ops->par_begin(d, NULL);
 	{
@@ -1851,6 +2013,8 @@ static void sec_throughput(doc *d, rctx *c)
 		if (has_num(r, "throughput.repeats"))
 			sb_printf(&k, ", median of %.0f repeats", jnum(r, "throughput.repeats"));
 		sb_puts(&k, isnan(tq) ? "." : "; both paths on the same batch with the same thread count.");
+		if (has_str(r, "memory.kv_storage"))
+			sb_printf(&k, " KV cache (%.0f-token context): %s.", jnum(r, "memory.kv_context"), jstr(r, "memory.kv_storage"));
 		if (k.oom)
 			d->b.oom = 1;
 		else
@@ -1909,7 +2073,8 @@ static void sec_sensitivity(doc *d, rctx *c)
 	d->ops->par_begin(d, NULL);
 	d_textf(d, "Each layer measured under this recipe (metric %s). ",
 		*jstr(s, "metric") ? jstr(s, "metric") : jstr(c->run, "metric"));
-	d_text(d, "Delta alone: only this layer quantized; delta all-but: every layer quantized but this one (points).");
+	d_textf(d, "Delta alone: only this layer quantized; delta all-but: every layer quantized but this one (%s).",
+		c->su.plural);
 	if (has_num(s, "elapsed_ms"))
 		d_textf(d, " Computed in %s ms.", n0(jnum(s, "elapsed_ms")).s);
 	d->ops->par_end(d);
@@ -1921,11 +2086,15 @@ static void sec_sensitivity(doc *d, rctx *c)
 		{"name", "layer", 0},		 {"type", "type", 0},		  {"shape", "shape", 0},
 		{"weight_absmax", "w absmax", 1},	 {"act_absmax", "act absmax", 1}, {"act_p999", "act p99.9", 1},
 		{"outlier_ratio", "absmax/p99.9", 5}, {"weight_sqnr_db", "w SQNR dB", 2}, {"output_sqnr_db", "out SQNR dB", 2},
-		{"delta_alone", "delta alone (pt)", 3}, {"ci95", "95% interval (pt)", 4},
-		{"delta_all_but", "delta all-but (pt)", 3}, {"flips_attributed", "flips attributed", 6},
+		{"delta_alone", "delta alone", 3}, {"ci95", "95% interval", 4},
+		{"delta_all_but", "delta all-but", 3}, {"flips_attributed", "flips attributed", 6},
 	};
 	/* cols[FIRST_EFFECT..] are effects on accuracy (delta_alone onwards) */
 	enum { NC = sizeof cols / sizeof *cols, FIRST_EFFECT = 9 };
+	char heads[NC][48]; /* deltas and intervals name their unit */
+	for (int k = 0; k < NC; k++)
+		snprintf(heads[k], sizeof heads[k], cols[k].kind == 3 || cols[k].kind == 4 ? "%s (%s)" : "%s", cols[k].head,
+			 c->su.abbr);
 	int use[NC];
 	for (int k = 0; k < NC; k++) {
 		use[k] = k == 0;
@@ -1947,7 +2116,7 @@ static void sec_sensitivity(doc *d, rctx *c)
 		tbl_init(&t, nuse);
 		for (int k = 0, j = 0; k < NC; k++)
 			if (use[k] && (k == 0 || (k >= FIRST_EFFECT) == part))
-				tbl_col(&t, j++, cols[k].head, cols[k].kind == 0 ? AL_LEFT : AL_RIGHT);
+				tbl_col(&t, j++, heads[k], cols[k].kind == 0 ? AL_LEFT : AL_RIGHT);
 		cJSON_ArrayForEach(l, layers)
 		{
 			char v[NC][64];
@@ -1971,8 +2140,8 @@ static void sec_sensitivity(doc *d, rctx *c)
 					break;
 				case 1: snprintf(v[k], 64, isnan(n) ? "n/a" : "%.4g", n); break;
 				case 2: snprintf(v[k], 64, isnan(n) ? "n/a" : n >= 999 ? "exact" : "%.2f", n); break;
-				case 3: fmt_pt(v[k], 64, n); break;
-				case 4: fmt_ci(v[k], 64, ci_at(l, 0), ci_at(l, 1)); break;
+				case 3: fmt_pt(v[k], 64, n, &c->su); break;
+				case 4: fmt_ci(v[k], 64, ci_at(l, 0), ci_at(l, 1), &c->su); break;
 				case 5: snprintf(v[k], 64, isnan(n) ? "n/a" : "%.2f", n); break;
 				case 6: snprintf(v[k], 64, isnan(n) ? "n/a" : "%.0f", n); break;
 				}
@@ -2083,21 +2252,27 @@ static void sec_compare(doc *d, rctx *c)
 	table t;
 	tbl_init(&t, 6);
 	tbl_col(&t, 0, "stratum", AL_LEFT);
-	tbl_col(&t, 1, "A delta (pt)", AL_RIGHT);
+	/* in B's unit: A's is the same unless the metrics differ, which the
+	 * caveats above say */
+	char ha[32], hb[32], hx[32];
+	snprintf(ha, sizeof ha, "A delta (%s)", c->u.abbr);
+	snprintf(hb, sizeof hb, "B delta (%s)", c->u.abbr);
+	snprintf(hx, sizeof hx, "B - A (%s)", c->u.abbr);
+	tbl_col(&t, 1, ha, AL_RIGHT);
 	tbl_col(&t, 2, "A 95% interval", AL_RIGHT);
-	tbl_col(&t, 3, "B delta (pt)", AL_RIGHT);
+	tbl_col(&t, 3, hb, AL_RIGHT);
 	tbl_col(&t, 4, "B 95% interval", AL_RIGHT);
-	tbl_col(&t, 5, "B - A (pt)", AL_RIGHT);
+	tbl_col(&t, 5, hx, AL_RIGHT);
 	const cJSON *sb_;
 	cJSON_ArrayForEach(sb_, jget(B, "eval.strata"))
 	{
 		const cJSON *sa = stratum_named(A, jstr(sb_, "name"));
 		char ad[32], ac[64], bd[32], bc[64], df[32];
-		fmt_pt(ad, sizeof ad, jnum(sa, "delta"));
-		fmt_ci(ac, sizeof ac, ci_at(sa, 0), ci_at(sa, 1));
-		fmt_pt(bd, sizeof bd, jnum(sb_, "delta"));
-		fmt_ci(bc, sizeof bc, ci_at(sb_, 0), ci_at(sb_, 1));
-		fmt_pt(df, sizeof df, jnum(sb_, "delta") - jnum(sa, "delta"));
+		fmt_pt(ad, sizeof ad, jnum(sa, "delta"), &c->u);
+		fmt_ci(ac, sizeof ac, ci_at(sa, 0), ci_at(sa, 1), &c->u);
+		fmt_pt(bd, sizeof bd, jnum(sb_, "delta"), &c->u);
+		fmt_ci(bc, sizeof bc, ci_at(sb_, 0), ci_at(sb_, 1), &c->u);
+		fmt_pt(df, sizeof df, jnum(sb_, "delta") - jnum(sa, "delta"), &c->u);
 		const char *cells[] = {jstr(sb_, "name"), ad, ac, bd, bc, df};
 		tbl_row(&t, NULL, cells);
 	}
@@ -2147,7 +2322,9 @@ static void sec_history(doc *d, rctx *c)
 	tbl_col(&t, 1, "recipe", AL_LEFT);
 	tbl_col(&t, 2, "samples/s", AL_RIGHT);
 	tbl_col(&t, 3, "speedup", AL_RIGHT);
-	tbl_col(&t, 4, "delta all (pt)", AL_RIGHT);
+	char hd[32];
+	snprintf(hd, sizeof hd, "delta all (%s)", c->u.abbr);
+	tbl_col(&t, 4, hd, AL_RIGHT);
 	tbl_col(&t, 5, "95% interval", AL_RIGHT);
 	tbl_col(&t, 6, "Pareto", AL_LEFT);
 	for (int i = 0; i < nh; i++) {
@@ -2163,8 +2340,8 @@ static void sec_history(doc *d, rctx *c)
 		snprintf(x, sizeof x, isnan(p->x) ? "n/a" : "%.0f", p->x);
 		double spv = jnum(h, "throughput.speedup");
 		snprintf(sp, sizeof sp, isnan(spv) ? "n/a" : "%.2fx", spv);
-		fmt_pt(dl, sizeof dl, jnum(all, "delta"));
-		fmt_ci(ci, sizeof ci, ci_at(all, 0), ci_at(all, 1));
+		fmt_pt(dl, sizeof dl, jnum(all, "delta"), &c->u);
+		fmt_ci(ci, sizeof ci, ci_at(all, 0), ci_at(all, 1), &c->u);
 		const char *cells[] = {num, words, x, sp, dl, ci, p->front ? "on frontier" : ""};
 		tbl_row(&t, p->kind == 1 ? "sel" : NULL, cells);
 	}
@@ -2198,7 +2375,7 @@ static void sec_disclosure(doc *d, rctx *c)
 		}
 	for (int i = 0; i < 6; i++) {
 		int present = cJSON_IsTrue(jget(disc, disc_items[i].key));
-		char num[8], *v = NULL;
+		char num[16], *v = NULL;
 		snprintf(num, sizeof num, "%d", i + 1);
 		switch (i) {
 		case 0: v = xprintf("%s; %s", jstr(r, "model.task"), jstr(r, "eval.set")); break;
@@ -2223,8 +2400,18 @@ static void sec_disclosure(doc *d, rctx *c)
 			}
 			break;
 		case 5:
-			v = xprintf("%d strata with n, reference, quantized, delta, 95%% interval (table above)",
-				    cJSON_GetArraySize(jget(r, "eval.strata")));
+		{
+			int nn = 0;
+			const cJSON *st;
+			cJSON_ArrayForEach(st, jget(r, "eval.strata")) nn += (isnan(ci_at(st, 0)) || isnan(ci_at(st, 1))) &&
+									     has_str(st, "ci_note");
+			char why[96] = "";
+			if (nn)
+				snprintf(why, sizeof why, "; %d without an interval, %s why (ci_note)", nn,
+					 nn == 1 ? "saying" : "each saying");
+			v = xprintf("%d strata with n, reference, quantized, delta, 95%% interval (table above)%s",
+				    cJSON_GetArraySize(jget(r, "eval.strata")), why);
+		}
 			break;
 		}
 		const char *cells[] = {num, disc_items[i].title, present ? "present" : "MISSING", v ? v : ""};

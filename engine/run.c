@@ -40,13 +40,13 @@ int sess_forward(eng_session *s, const eng_backend *be, int batch, const float *
 	return s->fam->forward(s, be, batch, x, logits, ws, err, errlen);
 }
 
-int sess_lane_chunk(int start, int count, int lane, int nlanes, int k, int *b, int *nb)
+int sess_lane_chunk(int chunk, int start, int count, int lane, int nlanes, int k, int *b, int *nb)
 {
-	long c = lane + (long)k * nlanes, first = start + c * SESS_LANE_BATCH;
+	long c = lane + (long)k * nlanes, first = start + c * chunk;
 	if (first >= (long)start + count)
 		return -1;
 	*b = (int)first;
-	*nb = start + count - *b < SESS_LANE_BATCH ? start + count - *b : SESS_LANE_BATCH;
+	*nb = start + count - *b < chunk ? start + count - *b : chunk;
 	return 0;
 }
 
@@ -299,7 +299,8 @@ static const sess_family cnn_family = {
 /* The one family table: every path from a model file to its data, strata,
  * calibration and forward pass goes through it.  A model file's family is
  * its __metadata__.family (eng_seq_file_family; "cnn" when absent). */
-static const sess_family *const families[] = {&cnn_family, &sess_family_encoder, &sess_family_rnn};
+static const sess_family *const families[] = {&cnn_family, &sess_family_encoder, &sess_family_decoder,
+					       &sess_family_rnn};
 #define NFAMILIES (sizeof families / sizeof *families)
 
 static const sess_family *family_get(const char *name)
@@ -345,7 +346,7 @@ void eng_session_destroy(eng_session *s)
 		free(s->calib[i].obs);
 	eng_idx_done(&s->train_img);
 	eng_idx_done(&s->train_lab);
-	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->value_ref), free(s->lp_ref), free(s->ws), free(s->pixel_sd);
+	free(s->x), free(s->label), free(s->pred_ref), free(s->conf_ref), free(s->value_ref), free(s->lp_ref), free(s->ws), free(s->pixel_sd), free(s->cluster);
 	sess_sens_cache_clear(s);
 	for (int i = 0; s->lanes && i < s->nlanes; i++) {
 		eng_qrunner_destroy(s->lanes[i].qr);
@@ -410,7 +411,7 @@ static void lane_task(void *arg, int i, int n)
 	int b, nb;
 	for (int k = 0; !j->failed; k++) {
 		if (j->pred) {
-			if (sess_lane_chunk(j->start, j->count, i, n, k, &b, &nb))
+			if (sess_lane_chunk(s->chunk, j->start, j->count, i, n, k, &b, &nb))
 				break;
 		} else { /* timing runs: the batch split evenly, so every lane is busy */
 			b = j->start + (int)((long)j->count * i / n);
@@ -453,7 +454,7 @@ static void lane_task(void *arg, int i, int n)
 static int predict_v(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, float *value, float *kld,
 		     eng_stage_fn progress, void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
 {
-	int block = SESS_LANE_BATCH * s->nlanes;
+	int block = s->chunk * s->nlanes;
 	for (int b = 0; b < count; b += block) {
 		if (cancel && *cancel) {
 			snprintf(err, errlen, "cancelled");
@@ -476,6 +477,34 @@ static int predict_v(eng_session *s, sess_run_kind kind, int count, int *pred, f
 	return 0;
 }
 
+int sess_predict_values(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, float *value,
+			eng_stage_fn progress, void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
+{
+	return predict_v(s, kind, count, pred, conf, value, NULL, progress, user, stage, cancel, err, errlen);
+}
+
+int sess_paired(const eng_session *s, const sess_stratum *st, const eng_preds *q, eng_paired *pr)
+{
+	eng_preds ref = {s->pred_ref, s->conf_ref, s->value_ref};
+	int nc = s->m->out_dim;
+	if (!s->fam->lm)
+		return eng_paired_bootstrap(s->metric, st->idx, st->n, s->label, &ref, q, nc, s->resamples, s->seed, pr);
+	if (eng_paired_bootstrap(s->metric, st->idx, st->n, s->label, &ref, q, nc, 0, s->seed, pr))
+		return -1;
+	float *d = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *d);
+	if (!d)
+		return -1;
+	for (int k = 0; k < st->n; k++) {
+		int j = st->idx[k];
+		d[j] = s->metric == ENG_METRIC_BPC && q->value ? q->value[j] - s->value_ref[j]
+							       : (float)((q->pred[j] == s->label[j]) - (ref.pred[j] == s->label[j]));
+	}
+	double m;
+	int rc = eng_mean_bootstrap(d, st->idx, st->n, s->cluster, s->resamples, s->seed, &m, &pr->lo, &pr->hi);
+	free(d);
+	return rc;
+}
+
 int sess_predict(eng_session *s, sess_run_kind kind, int count, int *pred, float *conf, eng_stage_fn progress,
 		 void *user, const char *stage, volatile int *cancel, char *err, size_t errlen)
 {
@@ -488,12 +517,12 @@ static int lanes_create(eng_session *s)
 	s->lanes = calloc((size_t)s->nlanes, sizeof *s->lanes);
 	if (!s->lanes)
 		return -1;
-	size_t ws = eng_forward_ws_floats(s->m, SESS_LANE_BATCH);
+	size_t ws = eng_forward_ws_floats(s->m, s->chunk);
 	for (int i = 0; i < s->nlanes; i++) {
 		sess_lane *l = &s->lanes[i];
 		l->ctx1 = kq_ctx_create(1);
 		l->ws = malloc(ws * sizeof *l->ws);
-		l->logits = malloc((size_t)SESS_LANE_BATCH * s->m->out_dim * sizeof *l->logits);
+		l->logits = malloc((size_t)s->chunk * s->m->out_dim * sizeof *l->logits);
 		if (!l->ctx1 || !l->ws || !l->logits)
 			return -1;
 	}
@@ -569,8 +598,17 @@ eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t err
 		goto fail;
 	}
 	s->threads = kq_ctx_threads(s->ctx);
+	s->chunk = SESS_LANE_BATCH;
 	if (s->fam->load(s, err, errlen) || s->fam->build_strata(s, err, errlen))
 		goto fail;
+	if (s->fam->lm) {
+		if (!(s->cluster = malloc((size_t)s->n * sizeof *s->cluster))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (int i = 0; i < s->n; i++)
+			s->cluster[i] = i / s->chunk;
+	}
 	if (lanes_create(s)) {
 		snprintf(err, errlen, "out of memory for %d worker lanes", s->threads);
 		goto fail;
@@ -579,6 +617,11 @@ eng_session *eng_session_create(const eng_session_opts *o, char *err, size_t err
 fail:
 	eng_session_destroy(s);
 	return NULL;
+}
+
+const char *eng_session_metric(const eng_session *s)
+{
+	return eng_metric_get(s->metric)->name;
 }
 
 /* ------------------------------------------------------------ calibration */
@@ -635,8 +678,10 @@ const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile
 		*fresh = 1;
 	eng_observer *obs = eng_qmodel_observers_create(s->m); /* one block: free() */
 	int pix = s->m->in_c * s->m->in_h * s->m->in_w, nc = s->m->out_dim;
-	float *logits = malloc((size_t)SESS_BATCH * nc * sizeof *logits);
-	if (!obs || !logits || ensure_ws(s, SESS_BATCH)) {
+	/* whole windows per call: a language model's state starts at each call */
+	int cb = s->chunk > SESS_BATCH ? s->chunk : SESS_BATCH;
+	float *logits = malloc((size_t)cb * nc * sizeof *logits);
+	if (!obs || !logits || ensure_ws(s, cb)) {
 		free(obs), free(logits), free(x);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -646,8 +691,8 @@ const eng_observer *sess_calibrate(eng_session *s, const eng_recipe *r, volatile
 	eng_observe_state os = {obs, s->lanes[0].ctx1};
 	eng_backend be = eng_backend_observe(&os);
 	for (int pass = 1; pass <= 2; pass++) {
-		for (int b = 0; b < n; b += SESS_BATCH) {
-			int nb = n - b < SESS_BATCH ? n - b : SESS_BATCH;
+		for (int b = 0; b < n; b += cb) {
+			int nb = n - b < cb ? n - b : cb;
 			if ((cancel && *cancel) || sess_forward(s, &be, nb, x + (size_t)b * pix, logits, s->ws, err, errlen)) {
 				if (cancel && *cancel)
 					snprintf(err, errlen, "cancelled");
@@ -768,6 +813,37 @@ cJSON *sess_model_json(const eng_session *s)
 	return mo;
 }
 
+/* Mean of per-sample v over stratum st and its interval from resampling
+ * whole evaluation windows (s->cluster).  0 or -1 (memory). */
+static int lm_interval(const eng_session *s, const float *v, const sess_stratum *st, double *mean, double *lo,
+		       double *hi)
+{
+	double m;
+	return eng_mean_bootstrap(v, st->idx, st->n, s->cluster, s->resamples, s->seed, mean ? mean : &m, lo, hi);
+}
+
+/* The number of evaluation windows stratum st draws on (its samples are
+ * in ascending order). */
+static int lm_windows(const eng_session *s, const sess_stratum *st)
+{
+	int n = 0, last = -1;
+	for (int k = 0; k < st->n; k++)
+		if (st->idx[k] / s->chunk != last)
+			last = st->idx[k] / s->chunk, n++;
+	return n;
+}
+
+/* extra[name] = {"value": v, "ci95": [lo, hi]}; the object, or NULL. */
+static cJSON *lm_item(cJSON *extra, const char *name, double v, double lo, double hi)
+{
+	cJSON *o = cJSON_AddObjectToObject(extra, name), *ci;
+	if (!o || !cJSON_AddNumberToObject(o, "value", r4(v)) || !(ci = cJSON_AddArrayToObject(o, "ci95")))
+		return NULL;
+	cJSON_AddItemToArray(ci, cJSON_CreateNumber(r4(lo)));
+	cJSON_AddItemToArray(ci, cJSON_CreateNumber(r4(hi)));
+	return o;
+}
+
 cJSON *eng_session_eval(eng_session *s, const eng_recipe *r, eng_stage_fn progress, void *user, volatile int *cancel,
 			char *err, size_t errlen)
 {
@@ -781,7 +857,7 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	int nc = s->m->out_dim;
 	if (errlen)
 		err[0] = 0; /* the fallback messages below test for an empty err */
-	if (r->kv != KQ_FMT_F32) {
+	if (r->kv != KQ_FMT_F32 && !s->fam->kv_cache) {
 		snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)", kq_fmt_get(r->kv)->name,
 			 s->fam->name);
 		return NULL;
@@ -816,27 +892,36 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	float *cq = malloc((size_t)s->n * sizeof *cq), *vq = s->fam->lm ? malloc((size_t)s->n * sizeof *vq) : NULL;
 	float *kq = s->fam->lm ? malloc((size_t)s->n * sizeof *kq) : NULL;
 	double *ks = s->fam->lm ? malloc((size_t)s->n * sizeof *ks) : NULL;
+	/* language models: per-sample differences (bpc, agreement,
+	 * probability of the true token) */
+	float *lmv = s->fam->lm ? malloc((size_t)s->n * 3 * sizeof *lmv) : NULL;
 	cJSON *root = NULL;
 	int agree_n = s->n < AGREE_N ? s->n : AGREE_N;
-	if (!pq || !pf || !cq || (s->fam->lm && (!vq || !kq || !ks))) {
+	if (!pq || !pf || !cq || (s->fam->lm && (!vq || !kq || !ks || !lmv))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	s->attn_int8 = r->attn == KQ_FMT_I8;
+	s->attn_int8 = r->attn == KQ_FMT_I8, s->kv = r->kv;
 	if (sess_predict(s, SESS_RUN_FAKE, agree_n, pf, NULL, NULL, NULL, "evaluate", cancel, err, errlen) ||
 	    predict_v(s, SESS_RUN_QUANT, s->n, pq, cq, vq, kq, progress, user, "evaluate", cancel, err, errlen))
 		goto out;
-	s->attn_int8 = 0;
+	s->attn_int8 = 0, s->kv = KQ_FMT_F32;
 	int agree = 0;
 	for (int i = 0; i < agree_n; i++)
 		agree += pq[i] == pf[i];
 	eng_preds ref = {s->pred_ref, s->conf_ref, s->value_ref}, qu = {pq, cq, vq};
+	float *dbpc = lmv, *same = lmv + s->n, *dp = lmv + 2 * (size_t)s->n;
+	for (int i = 0; s->fam->lm && i < s->n; i++) {
+		dbpc[i] = vq[i] - s->value_ref[i];
+		same[i] = pq[i] == s->pred_ref[i];
+		dp[i] = (float)(exp2(-(double)vq[i]) - exp2(-(double)s->value_ref[i]));
+	}
 	cJSON *strata = cJSON_CreateArray();
 	const eng_metric_info *mi = eng_metric_get(s->metric);
 	for (int i = 0; i < s->nstrata; i++) {
 		const sess_stratum *st = &s->strata[i];
 		eng_paired pr;
-		if (eng_paired_bootstrap(s->metric, st->idx, st->n, s->label, &ref, &qu, nc, s->resamples, s->seed, &pr)) {
+		if (sess_paired(s, st, &qu, &pr)) {
 			cJSON_Delete(strata);
 			snprintf(err, errlen, "out of memory in the bootstrap");
 			goto out;
@@ -853,7 +938,16 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 		cJSON_AddNumberToObject(o, "flips", pr.flips);
 		int loss = mi->higher_is_better ? pr.delta < 0 : pr.delta > 0;
 		int excl = pr.lo > 0 || pr.hi < 0;
-		cJSON_AddStringToObject(o, "verdict", !excl ? "within noise" : loss ? "loss" : "gain");
+		int nowin = s->fam->lm && (isnan(pr.lo) || isnan(pr.hi)) && st->n > 0;
+		cJSON_AddStringToObject(o, "verdict", st->n == 0 ? "no samples" : nowin ? "too few windows"
+						  : !excl ? "within noise" : loss ? "loss" : "gain");
+		if (nowin) {
+			char note[160];
+			int nw = lm_windows(s, st);
+			snprintf(note, sizeof note, "%d evaluation window%s of %d tokens: an interval needs at least %d", nw,
+				 nw == 1 ? "" : "s", s->chunk, ENG_MIN_CLUSTERS);
+			cJSON_AddStringToObject(o, "ci_note", note);
+		}
 		cJSON *extra = cJSON_AddObjectToObject(o, "extra");
 		/* the family's other metrics, in its order */
 		for (const char *const *mn = s->fam->metrics; *mn; mn++) {
@@ -864,20 +958,27 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 								 eng_metric_eval(m, st->idx, st->n, s->label, &qu, nc)));
 		}
 		if (s->fam->lm && st->n > 0) {
-			/* perplexity ratio 2^bpc_q / 2^bpc_ref, and the fraction of
-			 * tokens whose greedy next token is the reference's */
-			cJSON_AddNumberToObject(extra, "ppl_ratio", r4(exp2(pr.quant - pr.ref)));
-			cJSON_AddNumberToObject(extra, "top1_agree", r4(1.0 - (double)pr.flips / st->n));
-			/* KL(fp32 || quantized) of the next-byte distributions, bits
-			 * per token: mean and the upper tail (nearest rank) */
-			double ksum = 0;
+			/* each with its window-cluster interval: perplexity ratio
+			 * 2^(bpc_q - bpc_ref); the fraction of tokens whose greedy next
+			 * token is the reference's; the change in the probability of
+			 * the true token; KL(fp32 || quantized) of the next-byte
+			 * distributions in bits per token, with its upper tail */
+			double v, lo, hi;
+			cJSON *it;
+			if (lm_interval(s, dbpc, st, &v, &lo, &hi) ||
+			    !(it = lm_item(extra, "ppl_ratio", exp2(v), exp2(lo), exp2(hi))) ||
+			    lm_interval(s, same, st, &v, &lo, &hi) || !(it = lm_item(extra, "top1_agree", v, lo, hi)) ||
+			    lm_interval(s, dp, st, &v, &lo, &hi) || !(it = lm_item(extra, "dp_true", v, lo, hi)) ||
+			    lm_interval(s, kq, st, &v, &lo, &hi) || !(it = lm_item(extra, "kld", v, lo, hi))) {
+				cJSON_Delete(strata);
+				snprintf(err, errlen, "out of memory in the bootstrap");
+				goto out;
+			}
 			for (int k = 0; k < st->n; k++)
-				ksum += ks[k] = kq[st->idx[k]];
+				ks[k] = kq[st->idx[k]];
 			qsort(ks, (size_t)st->n, sizeof *ks, cmp_double);
-			cJSON *kl = cJSON_AddObjectToObject(extra, "kld");
-			cJSON_AddNumberToObject(kl, "mean", r4(ksum / st->n));
-			cJSON_AddNumberToObject(kl, "p99", r4(ks[(int)ceil(0.99 * st->n) - 1]));
-			cJSON_AddNumberToObject(kl, "p999", r4(ks[(int)ceil(0.999 * st->n) - 1]));
+			cJSON_AddNumberToObject(it, "p99", r4(ks[(int)ceil(0.99 * st->n) - 1]));
+			cJSON_AddNumberToObject(it, "p999", r4(ks[(int)ceil(0.999 * st->n) - 1]));
 		}
 		if (i == 0) {
 			cJSON_AddNumberToObject(extra, "kernel_agreement", r4((double)agree / agree_n));
@@ -892,9 +993,9 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	if (benched && progress)
 		progress(user, "benchmark", 0);
 	if (benched) {
-		s->attn_int8 = r->attn == KQ_FMT_I8;
+		s->attn_int8 = r->attn == KQ_FMT_I8, s->kv = r->kv;
 		q_sps = bench(s, SESS_RUN_QUANT, err, errlen);
-		s->attn_int8 = 0;
+		s->attn_int8 = 0, s->kv = KQ_FMT_F32;
 		ref_sps = bench(s, SESS_RUN_F32, err, errlen);
 	}
 	if (benched && (ref_sps <= 0 || q_sps <= 0)) {
@@ -913,8 +1014,13 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	cJSON_AddStringToObject(root, "metric", mi->name);
 	cJSON *ev = cJSON_AddObjectToObject(root, "eval");
 	cJSON_AddNumberToObject(ev, "n", s->n);
-	char ci_method[64];
-	snprintf(ci_method, sizeof ci_method, "paired bootstrap, %d resamples", s->resamples);
+	char ci_method[160];
+	if (s->fam->lm)
+		snprintf(ci_method, sizeof ci_method,
+			 "paired cluster bootstrap over the %d evaluation windows of %d tokens, %d resamples", s->n / s->chunk,
+			 s->chunk, s->resamples);
+	else
+		snprintf(ci_method, sizeof ci_method, "paired bootstrap, %d resamples", s->resamples);
 	cJSON_AddStringToObject(ev, "ci_method", ci_method);
 	cJSON_AddStringToObject(ev, "set", s->eval_desc);
 	cJSON_AddStringToObject(ev, "metric_definition", mi->definition);
@@ -977,6 +1083,19 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 	cJSON_AddNumberToObject(tm, "bench_ms", round(t_bench * 10) / 10);
 	cJSON_AddNumberToObject(tm, "reference_ms", round(s->ref_ms * 10) / 10);
 	cJSON_AddNumberToObject(tm, "total_ms", round((sess_now_ms() - t_start) * 10) / 10);
+	if (s->fam->eval_extra) {
+		s->attn_int8 = r->attn == KQ_FMT_I8, s->kv = r->kv;
+		double te = sess_now_ms();
+		int rc = s->fam->eval_extra(s, r, qm, root, benched, progress, user, cancel, err, errlen);
+		s->attn_int8 = 0, s->kv = KQ_FMT_F32;
+		if (rc) {
+			cJSON_Delete(root);
+			root = NULL;
+			goto out;
+		}
+		cJSON_AddNumberToObject(tm, "extra_ms", round((sess_now_ms() - te) * 10) / 10);
+		cJSON_ReplaceItemInObject(tm, "total_ms", cJSON_CreateNumber(round((sess_now_ms() - t_start) * 10) / 10));
+	}
 	cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
 	cJSON_AddStringToObject(cal, "set", r->calib_set);
 	cJSON_AddNumberToObject(cal, "n", strcmp(r->calib_set, "small") == 0 ? 16 : r->calib_n);
@@ -991,8 +1110,8 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 		root = NULL;
 	}
 out:
-	s->attn_int8 = 0;
-	free(pq), free(pf), free(cq), free(vq), free(kq), free(ks);
+	s->attn_int8 = 0, s->kv = KQ_FMT_F32;
+	free(pq), free(pf), free(cq), free(vq), free(kq), free(ks), free(lmv);
 	sess_lanes_bind(s, NULL);
 	eng_qmodel_destroy(qm);
 	return root;

@@ -49,6 +49,8 @@ int eng_criterion_check(const eng_criterion *c, const cJSON *eval, double *short
 {
 	const cJSON *strata = eng_json_get(eval, "eval.strata"), *hb = eng_json_get(eval, "eval.higher_is_better");
 	int higher = !cJSON_IsFalse(hb);
+	/* the criterion's unit: points (metric x 100), bits for bpc */
+	double unit = strcmp(eng_json_str(eval, "metric"), "bpc") == 0 ? 1 : 100;
 	double worst = 0;
 	if (shortfall)
 		*shortfall = 0;
@@ -77,9 +79,9 @@ int eng_criterion_check(const eng_criterion *c, const cJSON *eval, double *short
 			snprintf(err, errlen, "stratum '%s' has no 95%% interval", name);
 			return -1;
 		}
-		/* the end of the interval on the losing side, as a loss in points */
+		/* the end of the interval on the losing side, as a loss in the unit */
 		double end = higher ? lo->valuedouble : -hi->valuedouble;
-		double over = -end * 100 - c->max_loss;
+		double over = -end * unit - c->max_loss;
 		if (over > 1e-9 && over > worst)
 			worst = over;
 	}
@@ -158,7 +160,8 @@ static cJSON *criterion_json(const eng_criterion *c)
 			cJSON_AddItemToArray(n, cJSON_CreateString(c->strata[i]));
 	cJSON_AddStringToObject(o, "rule",
 				"holds when, on every checked stratum, the end of the 95% interval on the losing side "
-				"is no worse than -max_loss points (higher is better: ci95[0] >= -max_loss/100)");
+				"is no worse than -max_loss points (higher is better: ci95[0] >= -max_loss/100); for bpc "
+				"max_loss is in bits (ci95[1] <= max_loss)");
 	if (c->max_steps >= 0)
 		cJSON_AddNumberToObject(o, "max_steps", c->max_steps);
 	return o;

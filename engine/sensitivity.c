@@ -263,6 +263,30 @@ typedef struct {
 	double *csig, *cnoise; /* the same sums per output channel (out_c each) */
 } layer_acc;
 
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+/* Largest over median per-channel absmax of an observer's pass 1 (upper
+ * median for an even count); NaN when it kept no channels or the median is
+ * 0. */
+static double channel_outlier_ratio(const eng_observer *o)
+{
+	if (o->nchan < 1)
+		return NAN;
+	float *a = malloc((size_t)o->nchan * sizeof *a);
+	if (!a)
+		return NAN;
+	for (int c = 0; c < o->nchan; c++)
+		a[c] = eng_obs_chan_absmax(o, c);
+	qsort(a, (size_t)o->nchan, sizeof *a, cmp_float);
+	double med = a[o->nchan / 2], mx = a[o->nchan - 1];
+	free(a);
+	return med > 0 ? mx / med : NAN;
+}
+
 /* Scale-invariant SQNR over channels: 10 log10 of 1 / the mean over
  * channels (those with signal) of noise_c / signal_c.  Every channel counts
  * the same however large its values: a layer whose big channel survives
@@ -362,7 +386,7 @@ static void stats_task(void *arg, int i, int n)
 	stats_user u = {j, i};
 	eng_backend be = {stats_layer, &u, NULL};
 	int b, nb;
-	for (int k = 0; !j->failed && sess_lane_chunk(0, j->n, i, n, k, &b, &nb) == 0; k++) {
+	for (int k = 0; !j->failed && sess_lane_chunk(s->chunk, 0, j->n, i, n, k, &b, &nb) == 0; k++) {
 		if (sess_forward(s, &be, nb, j->x + (size_t)b * pix, ln->logits, ln->ws, ln->err, sizeof ln->err)) {
 			j->failed = 1;
 			return;
@@ -429,24 +453,26 @@ out:
 typedef struct {
 	int *pred;
 	float *conf;
+	float *value;     /* language models: -log2 p(label) per sample, else NULL */
 	eng_paired all;   /* on the `all` stratum */
 	int moved;        /* stratum (other than all) with the largest |delta|; -1 if none moved */
 	eng_paired moved_pr;
 	int failed;
 } variant;
 
-static int variant_alloc(variant *v, int n)
+static int variant_alloc(variant *v, int n, int lm)
 {
 	v->pred = malloc((size_t)n * sizeof *v->pred);
 	v->conf = malloc((size_t)n * sizeof *v->conf);
+	v->value = lm ? malloc((size_t)n * sizeof *v->value) : NULL;
 	v->moved = -1;
-	return v->pred && v->conf ? 0 : -1;
+	return v->pred && v->conf && (!lm || v->value) ? 0 : -1;
 }
 
 static void variant_free(variant *v)
 {
-	free(v->pred), free(v->conf);
-	v->pred = NULL, v->conf = NULL;
+	free(v->pred), free(v->conf), free(v->value);
+	v->pred = NULL, v->conf = NULL, v->value = NULL;
 }
 
 typedef struct {
@@ -460,13 +486,11 @@ static void boot_task(void *arg, int t, int nt)
 	boot_job *j = arg;
 	eng_session *s = j->s;
 	int nc = s->m->out_dim;
-	eng_preds ref = {s->pred_ref, s->conf_ref, NULL};
+	eng_preds ref = {s->pred_ref, s->conf_ref, s->value_ref};
 	for (int k = t; k < j->nv; k += nt) {
 		variant *v = j->v[k];
-		eng_preds q = {v->pred, v->conf, NULL};
-		const sess_stratum *all = &s->strata[0];
-		if (eng_paired_bootstrap(s->metric, all->idx, all->n, s->label, &ref, &q, nc, s->resamples, s->seed,
-					 &v->all)) {
+		eng_preds q = {v->pred, v->conf, v->value};
+		if (sess_paired(s, &s->strata[0], &q, &v->all)) {
 			v->failed = 1;
 			continue;
 		}
@@ -481,8 +505,7 @@ static void boot_task(void *arg, int t, int nt)
 		}
 		if (v->moved >= 0) {
 			const sess_stratum *st = &s->strata[v->moved];
-			if (eng_paired_bootstrap(s->metric, st->idx, st->n, s->label, &ref, &q, nc, s->resamples, s->seed,
-						 &v->moved_pr))
+			if (sess_paired(s, st, &q, &v->moved_pr))
 				v->failed = 1;
 		}
 	}
@@ -576,7 +599,7 @@ static int replay_layer(void *user, const eng_layer *L, int batch, const float *
 	size_t n = (size_t)batch * out_floats(L);
 	if (p->src != SRC_NONE && L->qindex < p->limit) {
 		int32_t code = j->u8[((size_t)u->lane * 2 + p->src) * nq + L->qindex];
-		memcpy(y, j->rec[u->lane * 2 + p->src] + j->off[L->qindex] * SESS_LANE_BATCH, n * (code < 0 ? 4 : 1));
+		memcpy(y, j->rec[u->lane * 2 + p->src] + j->off[L->qindex] * j->s->chunk, n * (code < 0 ? 4 : 1));
 		return 0;
 	}
 	eng_backend be = run_backend(u);
@@ -586,7 +609,7 @@ static int replay_layer(void *user, const eng_layer *L, int batch, const float *
 		int32_t zp = 0;
 		int u8 = be.out_u8 && be.out_u8(be.user, L, &zp);
 		j->u8[((size_t)u->lane * 2 + p->record) * nq + L->qindex] = u8 ? zp : -1;
-		memcpy(j->rec[u->lane * 2 + p->record] + j->off[L->qindex] * SESS_LANE_BATCH, y, n * (u8 ? 1 : 4));
+		memcpy(j->rec[u->lane * 2 + p->record] + j->off[L->qindex] * j->s->chunk, y, n * (u8 ? 1 : 4));
 	}
 	return 0;
 }
@@ -611,7 +634,7 @@ static void replay_task(void *arg, int i, int n)
 	sess_lane *ln = &s->lanes[i];
 	int pix = sess_sample_floats(s), nc = s->m->out_dim;
 	int b, nb;
-	for (int k = 0; !j->failed && sess_lane_chunk(j->start, j->count, i, n, k, &b, &nb) == 0; k++) {
+	for (int k = 0; !j->failed && sess_lane_chunk(s->chunk, j->start, j->count, i, n, k, &b, &nb) == 0; k++) {
 		/* in order: recordings come before the runs that replay them */
 		for (int r = 0; r < j->nr; r++) {
 			replay_user u = {j, i, r};
@@ -648,13 +671,13 @@ static int run_replay(eng_session *s, prun *runs, int nr, double *rec_ms, eng_st
 		off[i + 1] = off[i] + out_floats(eng_model_qlayer(s->m, i));
 	for (int l = 0; l < nl; l++) {
 		for (int k = 0; k < 2; k++)
-			if (!(rec[l * 2 + k] = malloc(off[nq] * SESS_LANE_BATCH * sizeof **rec)))
+			if (!(rec[l * 2 + k] = malloc(off[nq] * s->chunk * sizeof **rec)))
 				goto oom;
 		for (int r = 0; r < nr; r++)
 			if (runs[r].qm && !(qr[(size_t)l * nr + r] = eng_qrunner_create(runs[r].qm, s->lanes[l].ctx1)))
 				goto oom;
 	}
-	int block = SESS_LANE_BATCH * nl;
+	int block = s->chunk * nl;
 	for (int b = 0; b < s->n && !st; b += block) {
 		if (cancel && *cancel) {
 			snprintf(err, errlen, "cancelled");
@@ -743,8 +766,8 @@ static int run_variants(eng_session *s, const eng_recipe *r, const eng_observer 
 			if (st)
 				snprintf(err, errlen, "out of memory");
 			else
-				st = sess_predict(s, SESS_RUN_QUANT, s->n, v->pred, v->conf, NULL, NULL, "sensitivity", cancel, err,
-						  errlen);
+				st = sess_predict_values(s, SESS_RUN_QUANT, s->n, v->pred, v->conf, v->value, NULL, NULL,
+							 "sensitivity", cancel, err, errlen);
 			sess_lanes_bind(s, NULL);
 			if (vq != qm)
 				eng_qmodel_destroy(vq);
@@ -879,6 +902,10 @@ static cJSON *layer_stats_json(const eng_qlayer *ql, const eng_recipe *r,
 	cJSON_AddNumberToObject(o, "act_absmax", aabs);
 	cJSON_AddNumberToObject(o, "act_p999", ap);
 	cJSON_AddItemToObject(o, "outlier_ratio", num_or_null(ap > 0 ? r2(aabs / ap) : NAN));
+	/* LLM-style outliers live in a few channels holding a few % of all
+	 * values, where absmax / p99.9 cannot see them: the largest channel's
+	 * absmax over the median channel's does */
+	cJSON_AddItemToObject(o, "channel_outlier_ratio", num_or_null(r2(channel_outlier_ratio(aobs))));
 	cJSON_AddItemToObject(o, "weight_sqnr_db", num_or_null(r2(ql->weight_sqnr_db)));
 	double osqnr = !layer_quantized(ql) ? INFINITY : acc->noise > 0 ? 10 * log10(acc->sig / acc->noise) : INFINITY;
 	double csqnr = !layer_quantized(ql) ? INFINITY : channel_sqnr_db(acc->csig, acc->cnoise, L->out_c);
@@ -936,13 +963,12 @@ cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, en
 		return NULL;
 	}
 	if (r->kv != KQ_FMT_F32) {
-		snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)", kq_fmt_get(r->kv)->name,
-			 s->fam->name);
-		return NULL;
-	}
-	if (full && s->fam->lm) { /* the replay path compares labels, not per-token values */
-		snprintf(err, errlen, "%s: per-layer deltas are not built yet for the %s family (language model); "
-				      "its per-layer statistics are (sensitivity --stats)", s->m->name, s->fam->name);
+		if (s->fam->kv_cache)
+			snprintf(err, errlen, "--kv %s: per-layer sensitivity covers the linear layers only; use --kv fp32 "
+					      "(precis eval measures the KV cache)", kq_fmt_get(r->kv)->name);
+		else
+			snprintf(err, errlen, "--kv %s: the %s family has no KV cache (decoder models only)",
+				 kq_fmt_get(r->kv)->name, s->fam->name);
 		return NULL;
 	}
 	if (r->attn != KQ_FMT_F32) { /* per-layer deltas are of the linear layers; eval measures --attn */
@@ -1034,14 +1060,14 @@ cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, en
 		val = calloc((size_t)nq, sizeof *val);
 		vlist = calloc((size_t)2 * nq + 1, sizeof *vlist);
 		quantized = calloc((size_t)nq, sizeof *quantized);
-		if (!vab || !val || !vlist || !quantized || variant_alloc(&vfull, n)) {
+		if (!vab || !val || !vlist || !quantized || variant_alloc(&vfull, n, s->fam->lm)) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
 		vlist[nv++] = &vfull;
 		for (int i = 0; i < nq; i++) {
 			nquant += quantized[i] = rk[i].quantized;
-			if (variant_alloc(&vab[i], n) || variant_alloc(&val[i], n)) {
+			if (variant_alloc(&vab[i], n, s->fam->lm) || variant_alloc(&val[i], n, s->fam->lm)) {
 				snprintf(err, errlen, "out of memory");
 				goto fail;
 			}
@@ -1076,6 +1102,10 @@ cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, en
 				memcpy(val[i].conf, s->conf_ref, (size_t)n * sizeof *val[i].conf);
 				memcpy(vab[i].pred, vfull.pred, (size_t)n * sizeof *vab[i].pred);
 				memcpy(vab[i].conf, vfull.conf, (size_t)n * sizeof *vab[i].conf);
+				if (s->fam->lm) {
+					memcpy(val[i].value, s->value_ref, (size_t)n * sizeof *val[i].value);
+					memcpy(vab[i].value, vfull.value, (size_t)n * sizeof *vab[i].value);
+				}
 			}
 		if (bootstrap_all(s, vlist, nv, err, errlen))
 			goto fail;
@@ -1125,8 +1155,13 @@ cJSON *eng_session_sensitivity(eng_session *s, const eng_recipe *r, int full, en
 	if (full) {
 		cJSON *ev = cJSON_AddObjectToObject(root, "eval");
 		cJSON_AddNumberToObject(ev, "n", n);
-		char ci_method[64];
-		snprintf(ci_method, sizeof ci_method, "paired bootstrap, %d resamples", s->resamples);
+		char ci_method[160];
+		if (s->fam->lm)
+			snprintf(ci_method, sizeof ci_method,
+				 "paired cluster bootstrap over the %d evaluation windows of %d tokens, %d resamples",
+				 n / s->chunk, s->chunk, s->resamples);
+		else
+			snprintf(ci_method, sizeof ci_method, "paired bootstrap, %d resamples", s->resamples);
 		cJSON_AddStringToObject(ev, "ci_method", ci_method);
 		cJSON_AddStringToObject(ev, "set", s->eval_desc);
 		cJSON_AddItemToObject(root, "full_recipe", variant_json(s, &vfull));

@@ -212,6 +212,51 @@ int eng_paired_bootstrap(eng_metric m, const int *idx, int n, const int *label, 
 	return 0;
 }
 
+int eng_mean_bootstrap(const float *v, const int *idx, int n, const int *cluster, int resamples, uint64_t seed,
+		       double *mean, double *lo, double *hi)
+{
+	*mean = *lo = *hi = NAN;
+	if (n <= 0)
+		return 0;
+	int maxc = 0;
+	for (int i = 0; cluster && i < n; i++)
+		maxc = cluster[idx[i]] > maxc ? cluster[idx[i]] : maxc;
+	int slots = cluster ? maxc + 1 : n, ncl = 0;
+	double *sum = calloc((size_t)slots, sizeof *sum), *est = malloc((size_t)(resamples > 0 ? resamples : 1) * sizeof *est);
+	int *cnt = calloc((size_t)slots, sizeof *cnt), *present = malloc((size_t)slots * sizeof *present);
+	if (!sum || !est || !cnt || !present) {
+		free(sum), free(est), free(cnt), free(present);
+		return -1;
+	}
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		int c = cluster ? cluster[idx[i]] : i;
+		sum[c] += v[idx[i]], cnt[c]++;
+		total += v[idx[i]];
+	}
+	for (int c = 0; c < slots; c++)
+		if (cnt[c])
+			present[ncl++] = c;
+	*mean = total / n;
+	uint64_t st = seed;
+	for (int b = 0; b < resamples; b++) {
+		double s = 0;
+		long k = 0;
+		for (int i = 0; i < ncl; i++) {
+			int c = present[eng_rng_below(&st, (uint32_t)ncl)];
+			s += sum[c], k += cnt[c];
+		}
+		est[b] = s / k;
+	}
+	if (resamples > 0 && ncl >= ENG_MIN_CLUSTERS) {
+		qsort(est, (size_t)resamples, sizeof *est, cmp_double);
+		*lo = quantile(est, resamples, 0.025);
+		*hi = quantile(est, resamples, 0.975);
+	}
+	free(sum), free(est), free(cnt), free(present);
+	return 0;
+}
+
 int eng_pareto(const double *x, const double *y, int n, int *front)
 {
 	int count = 0;

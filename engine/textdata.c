@@ -801,6 +801,11 @@ int eng_corpus_calib(const eng_corpus *c, const char *set, int n, int len, uint6
 	return 0;
 }
 
+const char *eng_corpus_group_name(int g)
+{
+	return g >= 0 && g <= ENG_TEXT_GROUPS ? group_names[g] : "?";
+}
+
 int eng_pos_bucket_dec(int pos)
 {
 	return pos < 32 ? 0 : pos < 128 ? 1 : 2;

@@ -187,7 +187,7 @@ static int f32_pv(void *user, int layer, int nq, int nk, int dh, const float *p,
 
 eng_seq_hooks eng_seq_hooks_f32(kq_ctx *ctx)
 {
-	eng_seq_hooks h = {eng_backend_f32(ctx), f32_qk, f32_pv, NULL, ctx, NULL};
+	eng_seq_hooks h = {eng_backend_f32(ctx), f32_qk, f32_pv, NULL, ctx, NULL, NULL};
 	return h;
 }
 
@@ -325,7 +325,7 @@ static int blocks_forward(const eng_seq_model *m, const eng_seq_hooks *h, eng_se
 		eng_seq_layernorm(&blk->ln1, m->ln_eps, rows, d, x, hb);
 		if (eng_seq_linear(h, blk->qkv, rows, hb, qkv, ws, err, errlen))
 			return -1;
-		if (h->kv_round && h->kv_round(h->attn_user, l, rows, qkv + d, qkv + 2 * d, 3 * d, err, errlen))
+		if (h->kv_round && h->kv_round(h->kv_user, l, rows, qkv + d, qkv + 2 * d, 3 * d, err, errlen))
 			return -1;
 		for (int i = 0; i < b->n; i++) {
 			int r0 = b->off[i], n = b->off[i + 1] - r0, nk = pos0[i] + n, s = kv ? (slot ? slot[i] : i) : -1;

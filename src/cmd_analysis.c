@@ -141,21 +141,40 @@ static int engine_exit(const char *err)
 	return strncmp(err, "--", 2) == 0 || strstr(err, "override") ? EXIT_USAGE : EXIT_RUN;
 }
 
-static double pt(double frac)
+/* Deltas print in points (metric x 100), or in bits for bpc, whose values
+ * are bits already; a command sets this from the metric of what it prints
+ * (one command runs per process). */
+static int unit_bits;
+
+static void set_unit(const char *metric)
 {
-	return frac * 100;
+	unit_bits = strcmp(metric, "bpc") == 0;
 }
 
-/* "+0.12 [-0.08, +0.31]" in points from a {"delta", "ci95"} object. */
+static const char *unit_name(void)
+{
+	return unit_bits ? "bits" : "points";
+}
+
+static double pt(double frac)
+{
+	return unit_bits ? frac : frac * 100;
+}
+
+/* "+0.12 [-0.08, +0.31]" in points (bits: 4 decimals) from a {"delta",
+ * "ci95"} object; "n/a" for a missing interval. */
 static void delta_ci(const cJSON *o, char *buf, size_t len)
 {
 	const cJSON *ci = cJSON_GetObjectItemCaseSensitive(o, "ci95");
 	double d = eng_json_num(o, "delta"), lo = eng_json_num(cJSON_GetArrayItem(ci, 0), ""),
 	       hi = eng_json_num(cJSON_GetArrayItem(ci, 1), "");
+	int dp = unit_bits ? 4 : 2;
 	if (isnan(d))
 		snprintf(buf, len, "-");
+	else if (isnan(lo) || isnan(hi))
+		snprintf(buf, len, "%+.*f [n/a]", dp, pt(d));
 	else
-		snprintf(buf, len, "%+.2f [%+.2f, %+.2f]", pt(d), pt(lo), pt(hi));
+		snprintf(buf, len, "%+.*f [%+.*f, %+.*f]", dp, pt(d), dp, pt(lo), dp, pt(hi));
 }
 
 static void print_json(const cJSON *o)
@@ -189,13 +208,16 @@ static void print_sensitivity(const cJSON *res, const eng_recipe *r)
 	char desc[512];
 	eng_recipe_describe(r, desc, sizeof desc);
 	int full = cJSON_IsTrue(eng_json_get(res, "full"));
+	set_unit(eng_json_str(res, "metric"));
 	printf("%s (%s)  recipe: %s\n", eng_json_str(res, "model.name"), eng_json_str(res, "model.family"), desc);
-	printf("statistics on the calibration set (%s:%.0f, seed %.0f); activations are each layer's input\n",
+	printf("statistics on the calibration set (%s:%.0f, seed %.0f); activations are each layer's input;\n"
+	       "outlier = |a| max / p99.9, chan max = the largest input channel's |a| max / the median channel's\n",
 	       eng_json_str(res, "calibration.set"), eng_json_num(res, "calibration.n"), eng_json_num(res, "calibration.seed"));
 	printf("ranking: %s\n\n", eng_json_str(res, "rank_rule"));
 	const cJSON *layers = eng_json_get(res, "layers"), *name;
-	printf("%4s %-10s %-7s %-12s %-15s %9s %9s %9s %7s %9s %9s %9s  %s\n", "rank", "layer", "type", "shape", "W / A",
-	       "|w| max", "|a| max", "a p99.9", "outlier", "W SQNR", "out SQNR", "per chan", "clipped W / A");
+	printf("%4s %-10s %-7s %-12s %-15s %9s %9s %9s %7s %8s %9s %9s %9s  %s\n", "rank", "layer", "type", "shape",
+	       "W / A", "|w| max", "|a| max", "a p99.9", "outlier", "chan max", "W SQNR", "out SQNR", "per chan",
+	       "clipped W / A");
 	cJSON_ArrayForEach(name, eng_json_get(res, "ranking"))
 	{
 		const cJSON *l = NULL, *it;
@@ -222,16 +244,16 @@ static void print_sensitivity(const cJSON *res, const eng_recipe *r)
 		v = eng_json_num(l, "fraction_clipped.acts");
 		snprintf(oa, sizeof oa, isnan(v) ? "-" : "%.2f%%", v * 100);
 		snprintf(clip, sizeof clip, "%s / %s", ow, oa);
-		printf("%4.0f %-10s %-7s %-12s %-15s %9.4f %9.4f %9.4f %7.2f %9s %9s %9s  %s\n", eng_json_num(l, "rank"),
-		       eng_json_str(l, "name"), eng_json_str(l, "type"), shape, fmts, eng_json_num(l, "weight_absmax"),
-		       eng_json_num(l, "act_absmax"), eng_json_num(l, "act_p999"), eng_json_num(l, "outlier_ratio"), wsq, osq,
-		       csq, clip);
+		printf("%4.0f %-10s %-7s %-12s %-15s %9.4f %9.4f %9.4f %7.2f %8.1f %9s %9s %9s  %s\n",
+		       eng_json_num(l, "rank"), eng_json_str(l, "name"), eng_json_str(l, "type"), shape, fmts,
+		       eng_json_num(l, "weight_absmax"), eng_json_num(l, "act_absmax"), eng_json_num(l, "act_p999"),
+		       eng_json_num(l, "outlier_ratio"), eng_json_num(l, "channel_outlier_ratio"), wsq, osq, csq, clip);
 	}
 	if (full) {
 		char all[64];
 		delta_ci(eng_json_get(res, "full_recipe"), all, sizeof all);
-		printf("\naccuracy deltas (%s, points) on %.0f evaluation samples, %s;\nfull recipe: all %s, %.0f flips\n",
-		       eng_json_str(res, "metric"), eng_json_num(res, "eval.n"), eng_json_str(res, "eval.ci_method"), all,
+		printf("\naccuracy deltas (%s, %s) on %.0f evaluation samples, %s;\nfull recipe: all %s, %.0f flips\n",
+		       eng_json_str(res, "metric"), unit_name(), eng_json_num(res, "eval.n"), eng_json_str(res, "eval.ci_method"), all,
 		       eng_json_num(res, "full_recipe.flips"));
 		printf("%4s %-10s %-22s %-34s %-22s %-34s %s\n", "rank", "layer", "only this quantized", "  moved most",
 		       "all but this quantized", "  moved most", "flips attributed");
@@ -430,7 +452,7 @@ int cmd_sweep(int argc, char **argv)
 			char vt[256], dc[64] = "failed: see stderr", tq[32], sp[32];
 			values_text(values, vt, sizeof vt);
 			if (!cJSON_GetObjectItemCaseSensitive(res, "error"))
-				delta_ci(cJSON_GetArrayItem(eng_json_get(res, "eval.strata"), 0), dc, sizeof dc);
+				set_unit(eng_json_str(res, "metric")), delta_ci(cJSON_GetArrayItem(eng_json_get(res, "eval.strata"), 0), dc, sizeof dc);
 			/* a failed point has no throughput: n/a, never "nan" */
 			double q = eng_json_num(res, "throughput.quant"), x = eng_json_num(res, "throughput.speedup");
 			snprintf(tq, sizeof tq, isnan(q) ? "n/a" : "%.0f", q);
@@ -560,13 +582,15 @@ int cmd_search(int argc, char **argv)
 	catch_sigint();
 	int tty = isatty(2);
 	eng_criterion c = {o.max_loss, o.strata_all, o.nstrata, o.strata, o.max_steps};
+	set_unit(eng_session_metric(s));
 	if (!a.json) {
 		char desc[512];
 		eng_recipe_describe(&a.recipe, desc, sizeof desc);
-		printf("search from: %s\ncriterion: lose at most %.2f points on all%s, judged on the 95%% interval "
-		       "(its losing end must be >= -%.2f pt); '*' marks the strata checked\n\n",
-		       desc, o.max_loss, o.strata_all ? " and on every stratum" : o.nstrata ? " and on the named strata" : "",
-		       o.max_loss);
+		printf("search from: %s\ncriterion: lose at most %.*f %s on all%s, judged on the 95%% interval "
+		       "(its losing end must be no worse than %.*f); '*' marks the strata checked\n\n",
+		       desc, unit_bits ? 4 : 2, o.max_loss, unit_name(),
+		       o.strata_all ? " and on every stratum" : o.nstrata ? " and on the named strata" : "",
+		       unit_bits ? 4 : 2, o.max_loss);
 	}
 	char err[512] = "";
 	cJSON *res = eng_search(s, &a.recipe, &c, a.json ? NULL : print_step, &tty, tty ? progress : NULL, NULL,
@@ -586,13 +610,13 @@ int cmd_search(int argc, char **argv)
 		char ov[512], dc[64];
 		overrides_text(eng_json_get(best, "recipe"), ov, sizeof ov);
 		delta_ci(cJSON_GetArrayItem(eng_json_get(best, "strata"), 0), dc, sizeof dc);
-		printf("\n%s: step %.0f, %.0f samples/s (%.2fx fp32), all %s pt\n  weights %s, acts %s, %s, overrides: %s\n",
+		printf("\n%s: step %.0f, %.0f samples/s (%.2fx fp32), all %s\n  weights %s, acts %s, %s, overrides: %s\n",
 		       met ? "found" : "criterion NOT met; best so far (closest to it)", eng_json_num(best, "step"),
 		       eng_json_num(best, "throughput.quant"), eng_json_num(best, "throughput.speedup"), dc,
 		       eng_json_str(best, "recipe.weights"), eng_json_str(best, "recipe.acts"),
 		       eng_json_str(best, "recipe.granularity"), ov);
 		if (!met)
-			printf("  short of the criterion by %.2f pt (stopped: %s)\n", eng_json_num(best, "shortfall_pt"),
+			printf("  short of the criterion by %.4g %s (stopped: %s)\n", eng_json_num(best, "shortfall_pt"), unit_name(),
 			       eng_json_str(res, "stopped"));
 	}
 	rc = met ? 0 : EXIT_RUN;
@@ -728,6 +752,7 @@ int cmd_frontier(int argc, char **argv)
 		p->speedup = eng_json_num(o, "throughput.speedup");
 		/* y: the delta in points, in the metric's better direction */
 		double sign = higher ? 1 : -1;
+		set_unit(eng_json_str(o, "metric"));
 		p->y = sign * pt(eng_json_num(st, "delta"));
 		p->lo = pt(eng_json_num(cJSON_GetArrayItem(ci, 0), ""));
 		p->hi = pt(eng_json_num(cJSON_GetArrayItem(ci, 1), ""));

@@ -69,7 +69,7 @@ int report_take_options(int *argc, char **argv, report_opts *o)
 			errno = 0;
 			double x = v ? strtod(v, &end) : 0;
 			if (!v || !*v || *end || errno || !(x > 0) || x > 100) {
-				fprintf(stderr, "precis report: --max-loss: '%s' is not a number of points in (0, 100]\n",
+				fprintf(stderr, "precis report: --max-loss: '%s' is not a number of points in (0, 100] (bits for bpc)\n",
 					v ? v : "");
 				return EXIT_USAGE;
 			}

@@ -547,6 +547,182 @@ static void test_missing_parts(void)
 	cJSON_Delete(sens), cJSON_Delete(r);
 }
 
+/* ------------------------------------------------------ bits per character */
+
+/* A language-model run: metric bpc, lower is better, one stratum besides
+ * all; ci95 null when lo or hi is NaN, with ci_note when note is given. */
+static cJSON *mk_bpc(int n, double delta, double lo, double hi, const char *note)
+{
+	char ci[96], nt[160] = "", buf[2048];
+	if (isnan(lo) || isnan(hi))
+		snprintf(ci, sizeof ci, "[null,null]");
+	else
+		snprintf(ci, sizeof ci, "[%.17g,%.17g]", lo, hi);
+	if (note)
+		snprintf(nt, sizeof nt, ",\"ci_note\":\"%s\"", note);
+	snprintf(buf, sizeof buf,
+		 "{\"precis\":\"0.1.0\",\"model\":{\"name\":\"m\",\"path\":\"/x/m.safetensors\",\"sha256\":\"ab\",\"params\":10,"
+		 "\"task\":\"t\"},\"recipe\":{\"weights\":\"int8\",\"acts\":\"int8\",\"calib_method\":\"minmax\"},"
+		 "\"reference\":\"fp32\",\"metric\":\"bpc\",\"eval\":{\"n\":%d,\"set\":\"s\",\"metric_definition\":\"d\","
+		 "\"higher_is_better\":false,\"strata\":[{\"name\":\"all\",\"n\":%d,\"ref\":2.2,\"quant\":2.2,\"delta\":0,"
+		 "\"ci95\":[-0.0001,0.0001]},{\"name\":\"work\",\"n\":%d,\"ref\":2.1698,\"quant\":%.17g,\"delta\":%.17g,"
+		 "\"ci95\":%s%s}]},\"calibration\":{\"set\":\"representative\",\"n\":512,\"seed\":1,"
+		 "\"sets\":\"representative: a draw\"}}",
+		 4 * n, 4 * n, n, 2.1698 + delta, delta, ci, nt);
+	return cJSON_Parse(buf);
+}
+
+/* The reasons of r joined by " | ". */
+static void reasons_of(const cJSON *r, char *buf, size_t len)
+{
+	const cJSON *x;
+	size_t o = 0;
+	buf[0] = 0;
+	cJSON_ArrayForEach(x, eng_json_get(r, "disclosure.reasons")) if (o < len)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " | " : "", x->valuestring);
+}
+
+static void test_bpc_disclosure(void)
+{
+	const char *note = "1 evaluation window of 2048 tokens: an interval needs at least 5";
+	char why[2048];
+	/* values from the brief's own example, read by hand: deltas of
+	 * 0.0002 bits are four decimals, never points (x 100) */
+	cJSON *r = mk_bpc(1000, 0.0002, -0.0005, 0.0009, NULL);
+	int g = eng_disclosure_assess(r, 0);
+	reasons_of(r, why, sizeof why);
+	ok(g == 0 && !strcmp(why, "stratum `work`: the 95% interval [-0.0005, +0.0009] bits is wider than the effect "
+				 "(+0.0002 bits), so the loss cannot be told from noise"),
+	   "bpc: a loss of +0.0002 bits within noise, said in bits: %s", why);
+	/* the criterion is in bits for bpc: 0.0014 wide > 0.0010 */
+	g = eng_disclosure_assess(r, 0.001);
+	reasons_of(r, why, sizeof why);
+	ok(g == 0 && strstr(why, "[-0.0005, +0.0009] bits includes zero and is 0.0014 bits wide, wider than the "
+				 "0.0010-bit criterion") && eng_json_num(r, "disclosure.criterion") == 0.001,
+	   "bpc: under a 0.001-bit criterion not (0.0014 bits wide): %s", why);
+	cJSON_Delete(r);
+	/* 40 tokens: a 0.002 criterion read as points would need 3/0.00002
+	 * samples by the rule of three; for bits the minimum stays 30 */
+	r = mk_bpc(40, 0.0002, -0.0005, 0.0009, NULL);
+	g = eng_disclosure_assess(r, 0.002);
+	ok(g == 1 && eng_json_num(r, "disclosure.min_stratum_n") == 30,
+	   "bpc: 0.0014 bits wide under a 0.002-bit criterion: decision-grade, minimum n stays 30 (%g)",
+	   eng_json_num(r, "disclosure.min_stratum_n"));
+	cJSON_Delete(r);
+	r = mk_bpc(1000, -0.0002, -0.0009, 0.0005, NULL);
+	ok(eng_disclosure_assess(r, 0) == 1, "bpc: lower is better, so -0.0002 bits within noise is no loss");
+	cJSON_Delete(r);
+	/* too few windows: disclosed (item 6 present), not decision-grade, the
+	 * note itself as the one reason */
+	r = mk_bpc(2048, 0.0003, NAN, NAN, note);
+	g = eng_disclosure_assess(r, 0);
+	reasons_of(r, why, sizeof why);
+	ok(g == 0 && cJSON_IsTrue(eng_json_get(r, "disclosure.per_stratum")) &&
+		   cJSON_IsFalse(eng_json_get(r, "disclosure.ci_narrower_than_effect")) &&
+		   !strcmp(why, "stratum `work`: 1 evaluation window of 2048 tokens: an interval needs at least 5"),
+	   "ci_note: item 6 present, not decision-grade, one reason per such stratum: %s", why);
+	cJSON_Delete(r);
+	r = mk_bpc(2048, 0.0003, NAN, NAN, NULL);
+	g = eng_disclosure_assess(r, 0);
+	reasons_of(r, why, sizeof why);
+	ok(g == 0 && cJSON_IsFalse(eng_json_get(r, "disclosure.per_stratum")) && strstr(why, "`eval.strata[].ci95`"),
+	   "no interval and no ci_note: item 6 missing, as before: %s", why);
+	cJSON_Delete(r);
+	/* an empty stratum carries no numbers: not "missing", but too small */
+	r = cJSON_Parse("{\"reference\":\"fp32\",\"metric\":\"bpc\",\"eval\":{\"higher_is_better\":false,\"strata\":["
+			"{\"name\":\"all\",\"n\":100,\"ref\":2.2,\"quant\":2.2,\"delta\":0,\"ci95\":[-0.0001,0.0001]},"
+			"{\"name\":\"wisdom\",\"n\":0,\"ci95\":[null,null]}]}}");
+	eng_disclosure_assess(r, 0);
+	reasons_of(r, why, sizeof why);
+	ok(cJSON_IsTrue(eng_json_get(r, "disclosure.reference")) && cJSON_IsTrue(eng_json_get(r, "disclosure.per_stratum")) &&
+		   strstr(why, "1 stratum has fewer than 30 samples (wisdom 0)") && !strstr(why, "eval.strata[]"),
+	   "an empty stratum: items 4 and 6 present, flagged by sample size: %s", why);
+	cJSON_Delete(r);
+}
+
+/* The line of md that starts with `start`, copied into buf ("" if none). */
+static const char *md_line(const char *md, const char *start, char *buf, size_t len)
+{
+	const char *p = md ? strstr(md, start) : NULL;
+	while (p && p != md && p[-1] != '\n')
+		p = strstr(p + 1, start);
+	buf[0] = 0;
+	if (p)
+		snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return buf;
+}
+
+/* A real language-model run (tests/golden/report_bpc.json: `precis eval
+ * --model rnn-text --eval-n 16384 --json`, 8 windows of 2048 tokens) as a
+ * report: the expected strings are its JSON values rounded by hand. */
+static void test_bpc_report(void)
+{
+	cJSON *run = load("report_bpc.json");
+	if (!run) {
+		ok(0, "report_bpc.json loads");
+		return;
+	}
+	cJSON *pin = cJSON_Duplicate(run, 1), *hist = cJSON_CreateArray();
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(pin, "recipe"), "weights", cJSON_CreateString("int4"));
+	cJSON_AddItemToArray(hist, cJSON_Duplicate(pin, 1));
+	cJSON_AddItemToArray(hist, cJSON_Duplicate(run, 1));
+	cJSON *sens = cJSON_Parse("{\"metric\":\"bpc\",\"layers\":[{\"name\":\"gru.0\",\"delta_alone\":0.00123,"
+				  "\"ci95\":[0.00031,0.00215],\"delta_all_but\":-0.0004}]}");
+	eng_report_in in = {run, NULL, NULL, NULL, NULL, NULL, "cpu", NULL, 0, 0};
+	char *md = render(&in, ENG_REPORT_MD), line[512];
+	/* all: ref 2.334422, quant 2.334272, delta -0.000149, ci [-0.000636, 0.000307] */
+	ok(md && strstr(md, "bpc goes from 2.3344 to 2.3343: delta -0.0001 bits, 95% interval [-0.0006, +0.0003], "
+			    "within noise."),
+	   "bpc md: the headline in bits, four decimals");
+	ok(md && strstr(md, "| delta (bits) | 95% interval (bits) |") && !strstr(md, "delta (pt)") &&
+		   !strstr(md, "interval (pt)") && strstr(md, "delta and intervals in bits"),
+	   "bpc md: the strata table heads and the unit sentence say bits");
+	md_line(md, "| all ", line, sizeof line);
+	ok(strstr(line, " 2.3344 |") && strstr(line, " 2.3343 |") && strstr(line, " -0.0001 |") &&
+		   strstr(line, " [-0.0006, +0.0003] |") && !strchr(line, '%'),
+	   "bpc md: the all row in bits, no percent: %s", line);
+	/* computing: delta -0.000555, 1 window */
+	md_line(md, "| computing ", line, sizeof line);
+	ok(strstr(line, " -0.0006 |") && strstr(line, " n/a (see note) |") && strstr(line, "| too few windows |"),
+	   "bpc md: a stratum of one window: n/a (see note), verdict too few windows: %s", line);
+	ok(md && strstr(md, "Note: no interval for these strata: stratum `computing`: 1 evaluation window of 2048 tokens: "
+			    "an interval needs at least 5; stratum `cookie`: 2 evaluation windows"),
+	   "bpc md: the note under the table says why, per stratum");
+	ok(md && strstr(md, "\n- stratum `shifted`: 1 evaluation window of 2048 tokens: an interval needs at least 5.\n") &&
+		   !strstr(md, "is missing"),
+	   "bpc md: one reason per stratum without an interval; no item missing");
+	md_line(md, "|   6 | Per-stratum | present ", line, sizeof line);
+	ok(strstr(line, "16 strata with n, reference, quantized, delta, 95% interval (table above); 5 without an "
+			"interval, each saying why"),
+	   "bpc md: disclosure item 6 present, counting the 5 strata without an interval");
+	free(md);
+	/* compare, history and sensitivity in bits too */
+	in.pinned = pin, in.history = hist, in.sensitivity = sens;
+	md = render(&in, ENG_REPORT_MD);
+	ok(md && strstr(md, "| A delta (bits) |") && strstr(md, "| B - A (bits) |") && strstr(md, "| delta all (bits) |") &&
+		   strstr(md, "| delta alone (bits) | 95% interval (bits) | delta all-but (bits) |"),
+	   "bpc md: compare, history and sensitivity heads in bits");
+	md_line(md, "| gru.0 ", line, sizeof line);
+	ok(strstr(line, " +0.0012 |") && strstr(line, " [+0.0003, +0.0022] |") && strstr(line, " -0.0004 |"),
+	   "bpc md: sensitivity deltas 0.00123, [0.00031, 0.00215], -0.0004 in bits: %s", line);
+	ok(md && count(md, "(pt)") == 1 && strstr(md, "| Δp true (pt) "),
+	   "bpc md: the only \"(pt)\" is the probability change of the language-model table");
+	free(md);
+	/* html: charts scaled and labelled in bits; the criterion in bits */
+	in.criterion = 0.001;
+	char *html = render(&in, ENG_REPORT_HTML);
+	ok(html && strstr(html, ">delta, quantized minus reference (bits)</text>") &&
+		   strstr(html, ">delta on all (bits, lower is better)</text>") &&
+		   strstr(html, ">delta with only this layer quantized (bits)</text>") && !strstr(html, "points)</text>") && !strstr(html, "(points,"),
+	   "bpc html: the three delta axes say bits");
+	ok(html && strstr(html, "Dashed: the 0.0010-bit criterion.") && strstr(html, "class=\"tick\">0.0010<"),
+	   "bpc html: the 0.001-bit criterion drawn on a bits scale");
+	ok(html && strstr(html, "<tr class=\"noise\"><td>computing</td>") && strstr(html, "<td>too few windows</td>"),
+	   "bpc html: too few windows in the noise (dim) style");
+	free(html);
+	cJSON_Delete(sens), cJSON_Delete(hist), cJSON_Delete(pin), cJSON_Delete(run);
+}
+
 int main(void)
 {
 	const char *src = getenv("top_srcdir");
@@ -557,5 +733,7 @@ int main(void)
 	test_escaping();
 	test_history_copies();
 	test_missing_parts();
+	test_bpc_disclosure();
+	test_bpc_report();
 	return tap_done();
 }

@@ -114,6 +114,52 @@ int main(void)
 	   "bpc interval [%.5f, %.5f] matches the normal approximation [%.5f, %.5f]", r2.lo, r2.hi, md - half,
 	   md + half);
 	free(vr), free(vq);
+
+	/* cluster bootstrap: 200 clusters of 50 samples, each sample its
+	 * cluster's level c_k (uniform in [-0.5, 0.5)) plus small noise, so the
+	 * samples of a cluster are strongly correlated.  The interval must
+	 * follow the spread of the 200 cluster means (normal approximation
+	 * 1.96 sd / sqrt(200)), not of the 10,000 samples: resampling samples
+	 * one by one would be about sqrt(50) = 7x too narrow. */
+	enum { NC = 200, PER = 50 };
+	float *cv = malloc(NC * PER * sizeof *cv);
+	int *cid = malloc(NC * PER * sizeof *cid), *cidx = malloc(NC * PER * sizeof *cidx);
+	double cm[NC], tot = 0, sm = 0, sm2 = 0;
+	for (int k = 0; k < NC; k++) {
+		double lev = eng_rng_below(&s, 1000) / 1000.0 - 0.5, msum = 0;
+		for (int j = 0; j < PER; j++) {
+			int i = k * PER + j;
+			cv[i] = (float)(lev + (eng_rng_below(&s, 1000) / 1000.0 - 0.5) * 0.02);
+			cid[i] = k, cidx[i] = i;
+			msum += cv[i], tot += cv[i];
+		}
+		cm[k] = msum / PER;
+		sm += cm[k], sm2 += cm[k] * cm[k];
+	}
+	double cmean = sm / NC, csd = sqrt(fmax(sm2 / NC - cmean * cmean, 0)), chalf = 1.96 * csd / sqrt(NC);
+	double bm, blo, bhi, im, ilo, ihi;
+	ok(eng_mean_bootstrap(cv, cidx, NC * PER, cid, 2000, 3, &bm, &blo, &bhi) == 0 &&
+		   fabs(bm - tot / (NC * PER)) < 1e-9,
+	   "cluster bootstrap: the mean %.5f is the plain mean", bm);
+	ok(fabs((bhi - blo) / 2 - chalf) < 0.15 * chalf && fabs((blo + bhi) / 2 - cmean) < 0.2 * chalf,
+	   "cluster interval [%.4f, %.4f] matches the cluster means' normal approximation [%.4f, %.4f]", blo, bhi,
+	   cmean - chalf, cmean + chalf);
+	eng_mean_bootstrap(cv, cidx, NC * PER, NULL, 2000, 3, &im, &ilo, &ihi);
+	ok(ihi - ilo < (bhi - blo) / 4, "resampling samples one by one gives an interval %.1fx narrower",
+	   (bhi - blo) / (ihi - ilo));
+	/* 4 clusters are too few for an interval: the mean, NaN ends */
+	int few[8] = {0, 1, 50, 51, 100, 101, 150, 151};
+	ok(eng_mean_bootstrap(cv, few, 8, cid, 500, 3, &bm, &blo, &bhi) == 0 && isnan(blo) && isnan(bhi) &&
+		   fabs(bm - (cv[0] + cv[1] + cv[50] + cv[51] + cv[100] + cv[101] + cv[150] + cv[151]) / 8) < 1e-6,
+	   "4 clusters (fewer than %d): mean %.4f with no interval", ENG_MIN_CLUSTERS, bm);
+	/* hand example, 5 clusters of unequal size: the mean is per sample */
+	float hv[6] = {1, 2, 3, 4, 5, 9};
+	int hc[6] = {0, 0, 1, 2, 3, 4}, hi6[6] = {0, 1, 2, 3, 4, 5};
+	ok(eng_mean_bootstrap(hv, hi6, 6, hc, 1000, 3, &bm, &blo, &bhi) == 0 && fabs(bm - 4.0) < 1e-12 && blo >= 1.5 &&
+		   bhi <= 9 && blo < bm && bm < bhi,
+	   "5 unequal clusters: mean 4 = 24 / 6, interval [%.3f, %.3f] inside the range of cluster means", blo, bhi);
+	ok(eng_mean_bootstrap(hv, hi6, 0, hc, 1000, 3, &bm, &blo, &bhi) == 0 && isnan(bm), "no samples: NaN");
+	free(cv), free(cid), free(cidx);
 	free(lab), free(pr), free(pq), free(all), free(cf);
 	return tap_done();
 }

@@ -58,7 +58,7 @@ static attr_t verdict_attr(const ui_state *u, const char *v)
 		return COLOR_PAIR(PAIR_LOSS) | A_BOLD;
 	if (strcmp(v, "gain") == 0)
 		return COLOR_PAIR(PAIR_GAIN) | A_BOLD;
-	return A_DIM;
+	return A_DIM; /* "within noise", and a language model's "too few windows" (no interval) */
 }
 
 /* ------------------------------------------------------------ strata table */
@@ -84,9 +84,10 @@ typedef struct {
 	cell_fn cell;
 	/* sort key; NULL: sort by the cell's text */
 	double (*key)(const cJSON *st, const cJSON *a);
+	/* the head when the metric is bpc (cells in bits, not points); NULL: h.head */
+	const char *bits_head;
 } ui_col;
 
-static double pt(double v) { return v * 100; }
 
 /* Fractions are shown in points; bits per character as they are. */
 static double metric_mul(const cJSON *run) { return strcmp(eng_json_str(run, "metric"), "bpc") == 0 ? 1 : 100; }
@@ -197,20 +198,20 @@ static double k_alo(const cJSON *st, const cJSON *a) { (void)st; return a ? ci_l
 static double k_diff(const cJSON *st, const cJSON *a) { return a ? eng_json_num(st, "delta") - eng_json_num(a, "delta") : NAN; }
 
 static const ui_col cols[] = {
-	{{"stratum", 13, 0, 0}, c_name, NULL},     {{"n", 6, 4, 1}, c_n, k_n},
-	{{"ref", 8, 3, 1}, c_ref, k_ref},          {{"quant", 8, 0, 1}, c_quant, k_quant},
-	{{"delta pt", 8, 0, 1}, c_delta, k_delta}, {{"95% CI (pt)", 15, 1, 0}, c_ci, k_lo},
-	{{"interval", 11, 2, 0}, c_bar, k_lo},     {{"flips", 5, 5, 1}, c_flips, k_flips},
-	{{"verdict", 12, 0, 0}, c_verdict, NULL},
+	{{"stratum", 13, 0, 0}, c_name, NULL, NULL},     {{"n", 6, 4, 1}, c_n, k_n, NULL},
+	{{"ref", 8, 3, 1}, c_ref, k_ref, NULL},          {{"quant", 8, 0, 1}, c_quant, k_quant, NULL},
+	{{"delta pt", 8, 0, 1}, c_delta, k_delta, "delta"}, {{"95% CI (pt)", 15, 1, 0}, c_ci, k_lo, "95% CI (bits)"},
+	{{"interval", 11, 2, 0}, c_bar, k_lo, NULL},     {{"flips", 5, 5, 1}, c_flips, k_flips, NULL},
+	{{"verdict", 12, 0, 0}, c_verdict, NULL, NULL},
 };
 
 /* A vs B: A is the pinned run, B the one on screen. */
 static const ui_col ccols[] = {
-	{{"stratum", 13, 0, 0}, c_name, NULL},      {{"n", 6, 5, 1}, c_n, k_n},
-	{{"A delta", 8, 0, 1}, c_adelta, k_adelta}, {{"A 95% CI", 15, 2, 0}, c_aci, k_alo},
-	{{"A interval", 11, 4, 0}, c_abar, k_alo},  {{"B delta", 8, 0, 1}, c_delta, k_delta},
-	{{"B 95% CI", 15, 1, 0}, c_ci, k_lo},       {{"B interval", 11, 3, 0}, c_bar, k_lo},
-	{{"B-A pt", 7, 0, 1}, c_diff, k_diff},      {{"B verdict", 12, 0, 0}, c_verdict, NULL},
+	{{"stratum", 13, 0, 0}, c_name, NULL, NULL},      {{"n", 6, 5, 1}, c_n, k_n, NULL},
+	{{"A delta", 8, 0, 1}, c_adelta, k_adelta, NULL}, {{"A 95% CI", 15, 2, 0}, c_aci, k_alo, NULL},
+	{{"A interval", 11, 4, 0}, c_abar, k_alo, NULL},  {{"B delta", 8, 0, 1}, c_delta, k_delta, NULL},
+	{{"B 95% CI", 15, 1, 0}, c_ci, k_lo, NULL},       {{"B interval", 11, 3, 0}, c_bar, k_lo, NULL},
+	{{"B-A pt", 7, 0, 1}, c_diff, k_diff, "B-A"}, {{"B verdict", 12, 0, 0}, c_verdict, NULL, NULL},
 };
 
 #define NELEM(a) (int)(sizeof(a) / sizeof *(a))
@@ -228,11 +229,17 @@ int tui_strata_ncols(const ui_state *u)
 	return n;
 }
 
+/* Column c's head in the unit of the run on screen. */
+static const char *col_head_for(const ui_col *col, const cJSON *run)
+{
+	return col->bits_head && metric_mul(run) == 1 ? col->bits_head : col->h.head;
+}
+
 const char *tui_strata_colname(const ui_state *u, int c)
 {
 	int n;
 	const ui_col *t = strata_cols(u, &n);
-	return c >= 0 && c < n ? t[c].h.head : "";
+	return c >= 0 && c < n ? col_head_for(&t[c], u->result) : "";
 }
 
 static const cJSON *stratum_named(const cJSON *run, const char *name)
@@ -318,6 +325,7 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 	if (u->pinned) {
 		eng_recipe ra;
 		char da[512] = "?", e[256];
+		eng_recipe_default(&ra); /* from_json sets only the keys the run has */
 		if (eng_recipe_from_json(&ra, eng_json_get(u->pinned, "recipe"), "pinned run", e, sizeof e) == 0)
 			eng_recipe_describe(&ra, da, sizeof da);
 		snprintf(line, sizeof line, "A (pinned, run #%u; P unpins): %s", u->pinned_run, da);
@@ -329,6 +337,8 @@ static int draw_strata(const ui_state *u, int y, int x, int w, int ymax)
 	const ui_col *t0 = strata_cols(u, &n);
 	ui_col t[16]; /* the table's columns, widened below to what the cells need */
 	memcpy(t, t0, (size_t)n * sizeof *t);
+	for (int c = 0; c < n; c++)
+		t[c].h.head = col_head_for(&t[c], r);
 	int show[16];
 	double mul = metric_mul(r);
 	cell_ctx cx = {u, mul == 100 && strcmp(eng_json_str(r, "metric"), "ece") != 0 ? "%" : "", mul, 0};
@@ -407,6 +417,34 @@ static int draw_throughput(const ui_state *u, int y, int x, int w)
 		 eng_json_num(r, "memory.weight_bytes_ref"), eng_json_num(r, "memory.weight_bytes_quant"),
 		 eng_json_str(r, "throughput.isa"), eng_json_num(r, "throughput.threads"), eng_json_num(r, "throughput.batch"));
 	tui_put(y++, x, w, A_NORMAL, line);
+	if (eng_json_get(r, "throughput.pp128")) {
+		snprintf(line, sizeof line, "batch 1: pp128 %.0f -> %.0f tokens/s (%.2fx), tg128 %.0f -> %.0f (%.2fx)",
+			 eng_json_num(r, "throughput.pp128.ref"), eng_json_num(r, "throughput.pp128.quant"),
+			 eng_json_num(r, "throughput.pp128.speedup"), eng_json_num(r, "throughput.tg128.ref"),
+			 eng_json_num(r, "throughput.tg128.quant"), eng_json_num(r, "throughput.tg128.speedup"));
+		tui_put(y++, x, w, A_NORMAL, line);
+	}
+	if (eng_json_get(r, "memory.kv_bytes_per_token_ref")) {
+		snprintf(line, sizeof line, "KV cache %.0f -> %.0f bytes/token%s", eng_json_num(r, "memory.kv_bytes_per_token_ref"),
+			 eng_json_num(r, "memory.kv_bytes_per_token_quant"),
+			 strcmp(eng_json_str(r, "memory.kv_storage"), "fp32") ? " (rounded, held in fp32: bytes of packed storage)" : "");
+		tui_put(y++, x, w, A_NORMAL, line);
+	}
+	const cJSON *all = cJSON_GetArrayItem(eng_json_get(r, "eval.strata"), 0);
+	if (eng_json_get(all, "extra.kld")) {
+		snprintf(line, sizeof line, "all: ppl ratio %.4f [%.4f, %.4f], KLD %.5f bits/token (p99.9 %.4f), top-1 agree %.4f",
+			 eng_json_num(all, "extra.ppl_ratio.value"), eng_json_num(all, "extra.ppl_ratio.ci95.0"),
+			 eng_json_num(all, "extra.ppl_ratio.ci95.1"), eng_json_num(all, "extra.kld.value"),
+			 eng_json_num(all, "extra.kld.p999"), eng_json_num(all, "extra.top1_agree.value"));
+		tui_put(y++, x, w, A_NORMAL, line);
+	}
+	if (eng_json_get(all, "extra.first_divergence")) {
+		snprintf(line, sizeof line, "greedy generation: first differs after %.1f [%.1f, %.1f] of %.0f tokens (%.0f prompts, %.0f identical)",
+			 eng_json_num(all, "extra.first_divergence.value"), eng_json_num(all, "extra.first_divergence.ci95.0"),
+			 eng_json_num(all, "extra.first_divergence.ci95.1"), eng_json_num(all, "extra.first_divergence.of"),
+			 eng_json_num(all, "extra.first_divergence.prompts"), eng_json_num(all, "extra.first_divergence.identical"));
+		tui_put(y++, x, w, A_NORMAL, line);
+	}
 	if (cJSON_IsTrue(eng_json_get(r, "throughput.emulated")))
 		tui_put(y++, x, w, u->color ? COLOR_PAIR(PAIR_LOSS) | A_BOLD : A_BOLD,
 			"EMULATED: some layers run through a conversion path, not native kernels");
@@ -501,6 +539,7 @@ out:
  * sensitivity's (NULL until computed for this recipe). */
 typedef struct {
 	const cJSON *l, *s;
+	double mul; /* deltas: 100 (points) or 1 (bits, for bpc) */
 } layer_row;
 
 typedef void (*lcell_fn)(const layer_row *r, char *b, size_t l);
@@ -532,8 +571,8 @@ static void lc_wsqnr(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnu
 static void lc_osqnr(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnum(r, "output_sqnr_db"), "%.1f"); }
 static void lc_wmax(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnum(r, "weight_absmax"), "%.3g"); }
 static void lc_outl(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnum(r, "outlier_ratio"), "%.2f"); }
-static void lc_alone(const layer_row *r, char *b, size_t l) { num_cell(b, l, pt(lnum(r, "delta_alone")), "%+.2f"); }
-static void lc_allbut(const layer_row *r, char *b, size_t l) { num_cell(b, l, pt(lnum(r, "delta_all_but")), "%+.2f"); }
+static void lc_alone(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnum(r, "delta_alone") * r->mul, r->mul == 1 ? "%+.4f" : "%+.2f"); }
+static void lc_allbut(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnum(r, "delta_all_but") * r->mul, r->mul == 1 ? "%+.4f" : "%+.2f"); }
 static void lc_flips(const layer_row *r, char *b, size_t l) { num_cell(b, l, lnum(r, "flips_attributed"), "%.0f"); }
 
 static void lc_shape(const layer_row *r, char *b, size_t l)
@@ -571,8 +610,8 @@ static const ui_lcol lcols[] = {
 	{{"shape", 14, 6, 0}, lc_shape, NULL},       {{"W/A", 13, 0, 0}, lc_prec, NULL},
 	{{"W absmax", 9, 7, 1}, lc_wmax, lk_wmax},   {{"act range", 18, 5, 0}, lc_arange, lk_amax},
 	{{"outlier", 8, 4, 1}, lc_outl, lk_outl},    {{"W SQNR", 7, 1, 1}, lc_wsqnr, lk_wsqnr},
-	{{"out SQNR", 8, 2, 1}, lc_osqnr, lk_osqnr}, {{"alone pt", 9, 1, 1}, lc_alone, lk_alone},
-	{{"all-but pt", 10, 1, 1}, lc_allbut, lk_allbut}, {{"flips", 6, 6, 1}, lc_flips, lk_flips},
+	{{"out SQNR", 8, 2, 1}, lc_osqnr, lk_osqnr}, {{"alone", 9, 1, 1}, lc_alone, lk_alone},
+	{{"all-but", 10, 1, 1}, lc_allbut, lk_allbut}, {{"flips", 6, 6, 1}, lc_flips, lk_flips},
 };
 
 int tui_layers_ncols(void) { return NELEM(lcols); }
@@ -622,7 +661,7 @@ static lsort_row *layer_rows(const ui_state *u, int *n)
 		return NULL;
 	const cJSON *l;
 	cJSON_ArrayForEach(l, layers)
-	rows[(*n)++] = (lsort_row){{l, sens_layer(u, eng_json_str(l, "name"))}, &lcols[u->lsort_col >= 0 ? u->lsort_col : 0], u->lsort_desc};
+	rows[(*n)++] = (lsort_row){{l, sens_layer(u, eng_json_str(l, "name")), metric_mul(u->result)}, &lcols[u->lsort_col >= 0 ? u->lsort_col : 0], u->lsort_desc};
 	if (u->lsort_col >= 0 && *n > 1)
 		qsort(rows, (size_t)*n, sizeof *rows, cmp_lrows);
 	return rows;
@@ -779,7 +818,7 @@ static void draw_layer(const ui_state *u, int y, int x, int w, int ymax)
 	if (strcmp(eng_json_str(it, "name"), name) == 0)
 		l = it;
 	const cJSON *s = sens_layer(u, name);
-	layer_row r = {l, s};
+	layer_row r = {l, s, metric_mul(u->result)};
 	char line[512], a[64], b[64], c[64], d[64];
 	lc_prec(&r, a, sizeof a);
 	lc_shape(&r, b, sizeof b);
