@@ -225,6 +225,9 @@ int sess_predict_values(eng_session *s, sess_run_kind kind, int count, int *pred
  * gives it; a language model's interval resamples whole evaluation
  * windows (eng_mean_bootstrap over s->cluster).  0 or -1 (memory). */
 int sess_paired(const eng_session *s, const sess_stratum *st, const eng_preds *q, eng_paired *pr);
+/* parent[name] = {"value": v, "ci95": [lo, hi]} (NaN ends: null), rounded
+ * to 6 decimals; the object, or NULL (memory). */
+cJSON *sess_add_interval(cJSON *parent, const char *name, double v, double lo, double hi);
 /* Index and probability of the largest logit. */
 void sess_argmax_conf(const float *logits, int nc, int *pred, float *conf);
 

@@ -412,16 +412,6 @@ static int generate(eng_session *s, sess_run_kind kind, int32_t *out, char *err,
 	return j.failed ? -1 : 0;
 }
 
-static cJSON *interval(double v, double lo, double hi)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "value", round(v * 1e4) / 1e4);
-	cJSON *ci = cJSON_AddArrayToObject(o, "ci95");
-	cJSON_AddItemToArray(ci, cJSON_CreateNumber(round(lo * 1e4) / 1e4));
-	cJSON_AddItemToArray(ci, cJSON_CreateNumber(round(hi * 1e4) / 1e4));
-	return o;
-}
-
 /* first_divergence on `all` and each group stratum with prompts. */
 static int add_divergence(eng_session *s, lm_state *t, const int32_t *q, cJSON *root, char *err, size_t errlen)
 {
@@ -462,11 +452,15 @@ static int add_divergence(eng_session *s, lm_state *t, const int32_t *q, cJSON *
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		cJSON *o = interval(mean, lo, hi);
+		cJSON *o = sess_add_interval(cJSON_GetObjectItem(st, "extra"), "first_divergence", mean, lo, hi);
+		if (!o) {
+			free(fd), free(idx);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 		cJSON_AddNumberToObject(o, "prompts", n);
 		cJSON_AddNumberToObject(o, "identical", same);
 		cJSON_AddNumberToObject(o, "of", GEN_TOKENS);
-		cJSON_AddItemToObject(cJSON_GetObjectItem(st, "extra"), "first_divergence", o);
 	}
 	free(fd), free(idx);
 	return 0;

@@ -833,8 +833,7 @@ static int lm_windows(const eng_session *s, const sess_stratum *st)
 	return n;
 }
 
-/* extra[name] = {"value": v, "ci95": [lo, hi]}; the object, or NULL. */
-static cJSON *lm_item(cJSON *extra, const char *name, double v, double lo, double hi)
+cJSON *sess_add_interval(cJSON *extra, const char *name, double v, double lo, double hi)
 {
 	cJSON *o = cJSON_AddObjectToObject(extra, name), *ci;
 	if (!o || !cJSON_AddNumberToObject(o, "value", r4(v)) || !(ci = cJSON_AddArrayToObject(o, "ci95")))
@@ -966,10 +965,10 @@ cJSON *eng_session_eval_ex(eng_session *s, const eng_recipe *r, unsigned flags, 
 			double v, lo, hi;
 			cJSON *it;
 			if (lm_interval(s, dbpc, st, &v, &lo, &hi) ||
-			    !(it = lm_item(extra, "ppl_ratio", exp2(v), exp2(lo), exp2(hi))) ||
-			    lm_interval(s, same, st, &v, &lo, &hi) || !(it = lm_item(extra, "top1_agree", v, lo, hi)) ||
-			    lm_interval(s, dp, st, &v, &lo, &hi) || !(it = lm_item(extra, "dp_true", v, lo, hi)) ||
-			    lm_interval(s, kq, st, &v, &lo, &hi) || !(it = lm_item(extra, "kld", v, lo, hi))) {
+			    !(it = sess_add_interval(extra, "ppl_ratio", exp2(v), exp2(lo), exp2(hi))) ||
+			    lm_interval(s, same, st, &v, &lo, &hi) || !(it = sess_add_interval(extra, "top1_agree", v, lo, hi)) ||
+			    lm_interval(s, dp, st, &v, &lo, &hi) || !(it = sess_add_interval(extra, "dp_true", v, lo, hi)) ||
+			    lm_interval(s, kq, st, &v, &lo, &hi) || !(it = sess_add_interval(extra, "kld", v, lo, hi))) {
 				cJSON_Delete(strata);
 				snprintf(err, errlen, "out of memory in the bootstrap");
 				goto out;
