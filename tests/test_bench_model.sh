@@ -48,9 +48,12 @@ for r in rows:
         assert k in r, (k, r)
     for k in ("pp128_ref", "pp128_quant", "pp_ratio", "tg128_ref", "tg128_quant", "tg_ratio"):
         assert r[k] > 0, (k, r)
-    # ratios are quantized / fp32 of the (rounded) figures shown
-    assert abs(r["pp_ratio"] - r["pp128_quant"] / r["pp128_ref"]) <= 0.002 * r["pp_ratio"] + 0.001, r
-    assert abs(r["tg_ratio"] - r["tg128_quant"] / r["tg128_ref"]) <= 0.002 * r["tg_ratio"] + 0.001, r
+    # ratios are quantized / fp32 of the figures before rounding to 0.1:
+    # the shown ones differ by at most that rounding (a slow sanitizer
+    # build gives tg128 of ~13 tokens/s, where 0.05 is 0.4%)
+    for a, q, ref in (("pp_ratio", "pp128_quant", "pp128_ref"), ("tg_ratio", "tg128_quant", "tg128_ref")):
+        tol = r[a] * (0.05 / r[ref] + 0.05 / r[q]) * 1.01 + 0.0006
+        assert abs(r[a] - r[q] / r[ref]) <= tol, (a, r)
     assert r["repeats"] == 1 and r["unit"] == "tokens/s"
     # int8 weights: a quarter of fp32 plus per-channel scales and sums
     assert 0.25 * r["weight_bytes_ref"] < r["weight_bytes_quant"] < 0.4 * r["weight_bytes_ref"], r
