@@ -37,22 +37,17 @@
 #include "eng_qmodel.h"
 #include "eng_seq.h"
 #include "eng_stats.h"
+#include "famtest.h"
 #include "tap.h"
 
 #define WIN 256
 #define NWIN 16 /* evaluated windows: 4096 tokens */
-#define NSTRATA (1 + ENG_TEXT_GROUPS + 3 + 1)
+#define NSTRATA FT_LM_NSTRATA(3)
 #define CARD_BPC 2.1713
 #define CARD_BYTES 272951
 #define PROMPTS 64
 #define PROMPT 32
 #define GEN 224
-
-static const char *srcdir(void)
-{
-	const char *s = getenv("top_srcdir");
-	return s && *s ? s : ".";
-}
 
 /* ------------------------------------------------- KV rounding (scalar) */
 
@@ -131,52 +126,6 @@ static int kv_hook(void *user, int layer, int rows, float *k, float *v, int ld, 
 	return 0;
 }
 
-/* --------------------------------------------------------- direct pass */
-
-/* Runs windows w[0..nw) through hooks h without a cache, `per` windows per
- * call (each from position 0), and stores per token -log2 p(next) and the
- * argmax.  Tokens are laid out window after window. */
-static int run(const eng_seq_model *m, const eng_seq_hooks *h, const eng_corpus *c, const eng_text_win *w, int nw,
-	       int per, double *val, int *pred)
-{
-	eng_seq_ws *ws = eng_seq_ws_create();
-	int st = 0;
-	int32_t *tok = malloc((size_t)per * WIN * sizeof *tok), *off = malloc((size_t)(per + 1) * sizeof *off);
-	float *lg = malloc((size_t)per * WIN * 256 * sizeof *lg);
-	char err[256];
-	size_t out = 0;
-	for (int b = 0; !st && b < nw; b += per) {
-		int nb = nw - b < per ? nw - b : per, nt = 0;
-		off[0] = 0;
-		for (int i = 0; i < nb; i++) {
-			const uint8_t *p = eng_corpus_win_bytes(c, &w[b + i]);
-			for (int j = 0; j < w[b + i].n; j++)
-				tok[nt++] = p[j];
-			off[i + 1] = nt;
-		}
-		eng_seq_batch bt = {nb, off, tok};
-		if ((st = eng_seq_decode(m, h, ws, NULL, NULL, &bt, ENG_LOGITS_ALL, lg, err, sizeof err)))
-			diag("%s", err);
-		for (int i = 0; !st && i < nb; i++) {
-			const uint8_t *p = eng_corpus_win_bytes(c, &w[b + i]);
-			for (int j = 0; j < w[b + i].n; j++, out++) {
-				const float *z = lg + (size_t)(off[i] + j) * 256;
-				int best = 0;
-				double sum = 0;
-				for (int k = 1; k < 256; k++)
-					best = z[k] > z[best] ? k : best;
-				for (int k = 0; k < 256; k++)
-					sum += exp((double)z[k] - z[best]);
-				val[out] = (log(sum) + z[best] - z[p[j + 1]]) / log(2.0);
-				pred[out] = best;
-			}
-		}
-	}
-	free(tok), free(off), free(lg);
-	eng_seq_ws_destroy(ws);
-	return st;
-}
-
 /* Greedy generation of GEN tokens after a PROMPT-token prompt, one token
  * per call after the prefill, in a cache of its own. */
 static int generate(const eng_seq_model *m, const eng_seq_hooks *h, eng_seq_ws *ws, const int32_t *prompt, int *out)
@@ -203,67 +152,22 @@ static int generate(const eng_seq_model *m, const eng_seq_hooks *h, eng_seq_ws *
 	return st;
 }
 
-static const cJSON *stratum(const cJSON *res, const char *name)
+/* The strata: -1 all, 0..9 the groups, 10..12 the position buckets
+ * (boundaries 32 and 128, written out here), 13 shifted. */
+static int pos_bucket(int pos)
 {
-	const cJSON *s;
-	cJSON_ArrayForEach(s, eng_json_get(res, "eval.strata")) if (!strcmp(eng_json_str(s, "name"), name)) return s;
-	return NULL;
+	return pos < 32 ? 0 : pos < 128 ? 1 : 2;
 }
 
-static cJSON *eval(eng_session *s, const char *const *opts, char *err, size_t errlen)
-{
-	eng_recipe r;
-	eng_recipe_default(&r);
-	for (int i = 0; opts && opts[i]; i += 2)
-		if (eng_recipe_set(&r, opts[i], opts[i + 1], err, errlen))
-			return NULL;
-	return eng_session_eval_ex(s, &r, ENG_EVAL_NO_BENCH, NULL, NULL, NULL, err, errlen);
-}
-
-/* -1 all, 0..9 the groups, 10..12 the position buckets (boundaries 32 and
- * 128, written out here), 13 shifted. */
 static const char *const pos_names[] = {"pos0-31", "pos32-127", "pos128+"};
-
-static const char *stratum_name(const eng_corpus *c, int k)
-{
-	return k < 0 ? "all" : k < ENG_TEXT_GROUPS ? c->group[k] : k < ENG_TEXT_GROUPS + 3 ? pos_names[k - ENG_TEXT_GROUPS]
-											     : "shifted";
-}
-
-static int in_stratum(int k, int group, int pos)
-{
-	int b = pos < 32 ? 0 : pos < 128 ? 1 : 2;
-	if (k < 0)
-		return group < ENG_TEXT_GROUPS;
-	if (k < ENG_TEXT_GROUPS)
-		return group == k;
-	if (k < ENG_TEXT_GROUPS + 3)
-		return group < ENG_TEXT_GROUPS && b == k - ENG_TEXT_GROUPS;
-	return group == ENG_TEXT_GROUPS;
-}
-
-/* Mean of v over the in-domain tokens. */
-static double in_domain_mean(const double *v, const eng_text_win *w, int n)
-{
-	double sum = 0;
-	int cnt = 0;
-	for (int i = 0; i < n; i++)
-		if (w[i / WIN].group < ENG_TEXT_GROUPS)
-			sum += v[i], cnt++;
-	return cnt ? sum / cnt : NAN;
-}
+static const ft_lm_layout layout = {WIN, 3, pos_names, pos_bucket};
 
 int main(void)
 {
-	char err[512], path[1024];
+	char err[512];
 	eng_corpus c;
-	if (eng_corpus_load(&c, NULL, NULL, err, sizeof err)) {
-		skip(err, "decoder family (fortunes not installed)");
-		return tap_done();
-	}
-	snprintf(path, sizeof path, "%s/data/models/decoder-text.safetensors", srcdir());
-	eng_seq_model *m = eng_seq_load(path, err, sizeof err);
-	if (!ok(m != NULL, "decoder-text loads (%s)", m ? "ok" : err))
+	eng_seq_model *m = ft_lm_load(&c, "decoder-text", "decoder", err, sizeof err);
+	if (!m)
 		return tap_done();
 	ok(m->d_model == 128 && m->n_heads == 4 && m->n_layers == 4 && m->context == WIN,
 	   "d_model %d, %d heads, %d blocks, context %d", m->d_model, m->n_heads, m->n_layers, m->context);
@@ -271,88 +175,32 @@ int main(void)
 	eng_seq_hooks h = eng_seq_hooks_f32(ctx);
 
 	/* ---- the model against its card: 256-byte windows of the test fortunes */
-	eng_text_win *seg = NULL;
-	int nseg = eng_corpus_windows(&c, ENG_SPLIT_TEST, WIN, 0, &seg, err, sizeof err);
-	long nbytes = 0;
-	for (int i = 0; i < nseg; i++)
-		nbytes += seg[i].n;
-	ok(nbytes == CARD_BYTES, "test fortunes: %ld predicted bytes in %d windows (card: %d)", nbytes, nseg, CARD_BYTES);
-	double *sv = malloc((size_t)(nbytes > 0 ? nbytes : 1) * sizeof *sv);
-	int *sp = malloc((size_t)(nbytes > 0 ? nbytes : 1) * sizeof *sp);
-	if (ok(nseg > 0 && run(m, &h, &c, seg, nseg, 1, sv, sp) == 0, "direct fp32 pass over the windows")) {
-		double sum = 0;
-		for (long i = 0; i < nbytes; i++)
-			sum += sv[i];
-		ok(fabs(sum / nbytes - CARD_BPC) < 2e-4, "fp32 test bpc %.5f equals the model card's %.4f", sum / nbytes,
-		   CARD_BPC);
-	}
-	free(sv), free(sp), free(seg);
+	ft_lm_check_card(m, &h, &c, WIN, 1, "windows", CARD_BYTES, CARD_BPC);
 
 	/* ---- the session's windows: the first NWIN full test windows */
 	eng_text_win *all = NULL;
-	int nall = eng_corpus_windows(&c, ENG_SPLIT_TEST, WIN, 1, &all, err, sizeof err), nfull = 0;
-	for (int i = 0; i < nall; i++)
-		if (all[i].n == WIN)
-			all[nfull++] = all[i];
+	int nfull = ft_lm_full_windows(&c, WIN, &all, err, sizeof err);
 	int nw = nfull < NWIN ? nfull : NWIN, n = nw * WIN;
 	int *pref = malloc((size_t)n * sizeof(int)), *pq = malloc((size_t)n * sizeof(int));
 	double *vref = malloc((size_t)n * sizeof *vref), *vq = malloc((size_t)n * sizeof *vq);
-	ok(nw == NWIN && run(m, &h, &c, all, nw, 1, vref, pref) == 0, "direct fp32 pass over %d windows", nw);
+	ok(nw == NWIN && ft_lm_run(m, &h, &c, all, nw, 1, vref, pref, NULL) == 0, "direct fp32 pass over %d windows", nw);
 
 	eng_session_opts so = {.model = "decoder-text", .threads = 2, .seed = 1, .eval_n = n + 100, .resamples = 200};
-	eng_session *s = eng_session_create(&so, err, sizeof err);
-	if (!ok(s != NULL, "session on decoder-text (%s)", s ? "ok" : err))
+	eng_session *s;
+	cJSON *rt = ft_token_session(&so, &s, err, sizeof err);
+	if (!rt)
 		return tap_done();
-	const char *tok_opts[] = {"act-granularity", "token", NULL};
-	cJSON *rt = eval(s, tok_opts, err, sizeof err);
-	if (!ok(rt != NULL, "eval int8 weights, per-token int8 activations (%s)", rt ? "ok" : err))
-		return tap_done();
-	ok(eng_json_num(rt, "eval.n") == n, "--eval-n %d is cut to whole windows: %g tokens", n + 100,
-	   eng_json_num(rt, "eval.n"));
-	ok(!strcmp(eng_json_str(rt, "metric"), "bpc") && !cJSON_IsTrue(eng_json_get(rt, "eval.higher_is_better")) &&
-		   !strcmp(eng_json_str(rt, "model.family"), "decoder"),
-	   "metric bpc, lower is better, family decoder");
-	const char *cim = eng_json_str(rt, "eval.ci_method");
-	char want_cim[96];
-	snprintf(want_cim, sizeof want_cim, "%d evaluation windows of %d tokens", nw, WIN);
-	ok(strstr(cim, "cluster") && strstr(cim, want_cim), "ci_method names the window clusters: %s", cim);
-	int ns = cJSON_GetArraySize(eng_json_get(rt, "eval.strata")), bad = 0;
-	ok(ns == NSTRATA, "%d strata: all, 10 groups, pos0-31, pos32-127, pos128+, shifted", ns);
-	for (int k = -1; k < NSTRATA - 1; k++) {
-		const char *name = stratum_name(&c, k);
-		double sum = 0;
-		int cnt = 0, hit = 0;
-		for (int i = 0; i < n; i++) {
-			int pos = i % WIN;
-			if (!in_stratum(k, all[i / WIN].group, pos))
-				continue;
-			cnt++, sum += vref[i];
-			hit += pref[i] == eng_corpus_win_bytes(&c, &all[i / WIN])[pos + 1];
-		}
-		const cJSON *st = stratum(rt, name);
-		double bpc = cnt ? sum / cnt : NAN, top1 = cnt ? (double)hit / cnt : NAN;
-		if (!st || (int)eng_json_num(st, "n") != cnt || (cnt && fabs(eng_json_num(st, "ref") - bpc) > 2e-5) ||
-		    (cnt && fabs(eng_json_num(st, "extra.top1.ref") - top1) > 1e-9)) {
-			diag("stratum %s: session n %g bpc %g top1 %g, direct n %d bpc %g top1 %g", name,
-			     st ? eng_json_num(st, "n") : -1, st ? eng_json_num(st, "ref") : -1,
-			     st ? eng_json_num(st, "extra.top1.ref") : -1, cnt, bpc, top1);
-			bad++;
-		}
-	}
-	ok(bad == 0, "every stratum's n, fp32 bpc and top1 equal the direct pass's");
+	ft_lm_check_result(&layout, rt, "decoder", n + 100, &c, all, nw, vref, pref);
 
 	/* ---- per-token int8: the session == the kernels run directly */
-	eng_recipe r;
-	eng_recipe_default(&r);
-	eng_recipe_set(&r, "act-granularity", "token", err, sizeof err);
-	eng_qmodel *qm = eng_qmodel_create(&m->base, &r, NULL, err, sizeof err);
-	eng_qrunner *qr = qm ? eng_qrunner_create(qm, ctx) : NULL;
+	eng_qmodel *qm;
+	eng_qrunner *qr = ft_token_qrunner(m, ctx, &qm, err, sizeof err);
 	if (!ok(qr != NULL, "direct qmodel for the token recipe (%s)", qr ? "ok" : err))
 		return tap_done();
 	eng_seq_hooks hq = h;
 	hq.lin = eng_backend_quant(qr);
-	ok(run(m, &hq, &c, all, nw, 1, vq, pq) == 0, "direct int8 kernel pass");
-	double bq_tok = in_domain_mean(vq, all, n), got = eng_json_num(stratum(rt, "all"), "quant");
+	ok(ft_lm_run(m, &hq, &c, all, nw, 1, vq, pq, NULL) == 0, "direct int8 kernel pass");
+	double bq_tok = ft_lm_in_domain_mean(vq, all, n, WIN), got = eng_json_num(ft_stratum(rt, "all"), "quant");
 	ok(fabs(got - bq_tok) < 2e-5, "session quantized bpc %.5f equals the int8 kernels run directly %.5f", got, bq_tok);
 	ok(eng_json_num(rt, "memory.kv_bytes_per_token_ref") == 4096 &&
 		   eng_json_num(rt, "memory.kv_bytes_per_token_quant") == 4096 &&
@@ -389,7 +237,8 @@ int main(void)
 			for (int p = 0; p < np; p++)
 				if (k < 0 || pgroup[p] == k)
 					sum += fd[p], cnt++, same += fd[p] == GEN;
-			const cJSON *st = stratum(rt, stratum_name(&c, k)), *o = eng_json_get(st, "extra.first_divergence");
+			const char *name = ft_lm_stratum_name(&layout, &c, k);
+			const cJSON *st = ft_stratum(rt, name), *o = eng_json_get(st, "extra.first_divergence");
 			if (!cnt) {
 				gbad += o != NULL;
 				continue;
@@ -398,7 +247,7 @@ int main(void)
 			double mean = sum / cnt, v = eng_json_num(o, "value");
 			if (!o || fabs(v - mean) > 1e-4 || eng_json_num(o, "prompts") != cnt ||
 			    eng_json_num(o, "identical") != same || eng_json_num(o, "of") != GEN) {
-				diag("%s: session %g over %g prompts (%g identical), direct %g over %d (%d)", stratum_name(&c, k), v,
+				diag("%s: session %g over %g prompts (%g identical), direct %g over %d (%d)", name, v,
 				     eng_json_num(o, "prompts"), eng_json_num(o, "identical"), mean, cnt, same);
 				gbad++;
 			}
@@ -425,7 +274,7 @@ int main(void)
 	double bkv[2] = {NAN, NAN};
 	for (int f = 0; f < 2; f++) {
 		const char *opts[] = {"act-granularity", "token", "kv", kvs[f].name, NULL};
-		cJSON *rk = eval(s, opts, err, sizeof err);
+		cJSON *rk = ft_eval(s, opts, err, sizeof err);
 		if (!ok(rk != NULL, "eval --kv %s (%s)", kvs[f].name, rk ? "ok" : err))
 			continue;
 		kv_ref kr = {kvs[f].qmax, m->d_model, m->d_head, 0};
@@ -433,9 +282,9 @@ int main(void)
 		hk.kv_round = kv_hook, hk.kv_user = &kr;
 		double *vk = malloc((size_t)n * sizeof *vk);
 		int *pk = malloc((size_t)n * sizeof *pk);
-		int rc = run(m, &hk, &c, all, nw, 1, vk, pk);
-		bkv[f] = in_domain_mean(vk, all, n);
-		double sq = eng_json_num(stratum(rk, "all"), "quant");
+		int rc = ft_lm_run(m, &hk, &c, all, nw, 1, vk, pk, NULL);
+		bkv[f] = ft_lm_in_domain_mean(vk, all, n, WIN);
+		double sq = eng_json_num(ft_stratum(rk, "all"), "quant");
 		ok(rc == 0 && kr.calls == (long)nw * m->n_layers && fabs(sq - bkv[f]) < 2e-5,
 		   "--kv %s: session bpc %.5f equals int8 kernels with the scalar KV rounding %.5f (without: %.5f)",
 		   kvs[f].name, sq, bkv[f], bq_tok);
@@ -452,10 +301,10 @@ int main(void)
 	ok(bkv[1] - bq_tok > 5 * fabs(bkv[0] - bq_tok) && bkv[1] - bq_tok > 1e-3,
 	   "int4 keys and values cost bits (%+.5f), int8 ones much less (%+.5f)", bkv[1] - bq_tok, bkv[0] - bq_tok);
 	const char *fp8_opts[] = {"act-granularity", "token", "kv", "fp8-e4m3", NULL};
-	cJSON *r8 = eval(s, fp8_opts, err, sizeof err);
+	cJSON *r8 = ft_eval(s, fp8_opts, err, sizeof err);
 	ok(r8 && eng_json_num(r8, "memory.kv_bytes_per_token_quant") == 1152 &&
-		   fabs(eng_json_num(stratum(r8, "all"), "quant") - bq_tok) < 0.05,
-	   "--kv fp8-e4m3: 1152 bytes per token, bpc %.5f (%s)", r8 ? eng_json_num(stratum(r8, "all"), "quant") : NAN,
+		   fabs(eng_json_num(ft_stratum(r8, "all"), "quant") - bq_tok) < 0.05,
+	   "--kv fp8-e4m3: 1152 bytes per token, bpc %.5f (%s)", r8 ? eng_json_num(ft_stratum(r8, "all"), "quant") : NAN,
 	   r8 ? "ok" : err);
 	cJSON_Delete(r8);
 
@@ -519,7 +368,7 @@ int main(void)
 	eng_session_opts ro = {.model = "rnn-text", .threads = 1, .seed = 1, .eval_n = 2048, .resamples = 100};
 	eng_session *rs = eng_session_create(&ro, err, sizeof err);
 	const char *kv_opts[] = {"kv", "int4", NULL};
-	cJSON *rk = rs ? eval(rs, kv_opts, err, sizeof err) : NULL;
+	cJSON *rk = rs ? ft_eval(rs, kv_opts, err, sizeof err) : NULL;
 	ok(rs && !rk && strstr(err, "--kv int4: the rnn family has no KV cache"), "--kv int4 on rnn-text is refused: %s",
 	   err);
 	cJSON_Delete(rk);

@@ -36,6 +36,7 @@
 #include "eng_qmodel.h"
 #include "eng_seq.h"
 #include "eng_stats.h"
+#include "famtest.h"
 #include "tap.h"
 
 #define WIN 2048
@@ -45,101 +46,17 @@
 #define CARD_BPC 2.1754
 #define CARD_BYTES 272951
 
-static const char *srcdir(void)
-{
-	const char *s = getenv("top_srcdir");
-	return s && *s ? s : ".";
-}
-
-/* Runs windows w[0..nw) through hooks h, `per` windows per eng_seq_rnn
- * call (state zero at each window), and stores per token -log2 p(next),
- * the argmax and (optionally) the logits.  Tokens are laid out window
- * after window. */
-static int run(const eng_seq_model *m, const eng_seq_hooks *h, const eng_corpus *c, const eng_text_win *w, int nw,
-	       int per, double *val, int *pred, float *logits_out)
-{
-	eng_seq_ws *ws = eng_seq_ws_create();
-	int maxn = 0, st = 0;
-	for (int i = 0; i < nw; i++)
-		maxn = w[i].n > maxn ? w[i].n : maxn;
-	int32_t *tok = malloc((size_t)per * maxn * sizeof *tok), *off = malloc((size_t)(per + 1) * sizeof *off);
-	float *lg = malloc((size_t)per * maxn * 256 * sizeof *lg);
-	char err[256];
-	size_t out = 0;
-	for (int b = 0; !st && b < nw; b += per) {
-		int nb = nw - b < per ? nw - b : per, nt = 0;
-		off[0] = 0;
-		for (int i = 0; i < nb; i++) {
-			const uint8_t *p = eng_corpus_win_bytes(c, &w[b + i]);
-			for (int j = 0; j < w[b + i].n; j++)
-				tok[nt++] = p[j];
-			off[i + 1] = nt;
-		}
-		eng_seq_batch bt = {nb, off, tok};
-		if ((st = eng_seq_rnn(m, h, ws, NULL, &bt, ENG_LOGITS_ALL, lg, err, sizeof err)))
-			diag("%s", err);
-		for (int i = 0; !st && i < nb; i++) {
-			const uint8_t *p = eng_corpus_win_bytes(c, &w[b + i]);
-			for (int j = 0; j < w[b + i].n; j++, out++) {
-				const float *z = lg + (size_t)(off[i] + j) * 256;
-				int best = 0;
-				double sum = 0;
-				for (int k = 1; k < 256; k++)
-					best = z[k] > z[best] ? k : best;
-				for (int k = 0; k < 256; k++)
-					sum += exp((double)z[k] - z[best]);
-				val[out] = (log(sum) + z[best] - z[p[j + 1]]) / log(2.0);
-				pred[out] = best;
-				if (logits_out)
-					memcpy(logits_out + out * 256, z, 256 * sizeof *z);
-			}
-		}
-	}
-	free(tok), free(off), free(lg);
-	eng_seq_ws_destroy(ws);
-	return st;
-}
-
-static const cJSON *stratum(const cJSON *res, const char *name)
-{
-	const cJSON *s;
-	cJSON_ArrayForEach(s, eng_json_get(res, "eval.strata")) if (!strcmp(eng_json_str(s, "name"), name)) return s;
-	return NULL;
-}
-
-static cJSON *eval(eng_session *s, const char *const *opts, char *err, size_t errlen)
-{
-	eng_recipe r;
-	eng_recipe_default(&r);
-	for (int i = 0; opts && opts[i]; i += 2)
-		if (eng_recipe_set(&r, opts[i], opts[i + 1], err, errlen))
-			return NULL;
-	return eng_session_eval_ex(s, &r, ENG_EVAL_NO_BENCH, NULL, NULL, NULL, err, errlen);
-}
-
 /* The strata, in the session's order: -1 all, 0..9 the groups, 10..13 the
  * position buckets (boundaries 64, 256, 1024, written out here), 14
  * shifted. */
-#define NSTRATA (1 + ENG_TEXT_GROUPS + 4 + 1)
+#define NSTRATA FT_LM_NSTRATA(4)
+static int pos_bucket(int pos)
+{
+	return pos < 64 ? 0 : pos < 256 ? 1 : pos < 1024 ? 2 : 3;
+}
+
 static const char *const pos_names[] = {"pos0-63", "pos64-255", "pos256-1023", "pos1024+"};
-
-static const char *stratum_name(const eng_corpus *c, int k)
-{
-	return k < 0 ? "all" : k < ENG_TEXT_GROUPS ? c->group[k] : k < ENG_TEXT_GROUPS + 4 ? pos_names[k - ENG_TEXT_GROUPS]
-											     : "shifted";
-}
-
-static int in_stratum(int k, int group, int pos)
-{
-	int b = pos < 64 ? 0 : pos < 256 ? 1 : pos < 1024 ? 2 : 3;
-	if (k < 0)
-		return group < ENG_TEXT_GROUPS;
-	if (k < ENG_TEXT_GROUPS)
-		return group == k;
-	if (k < ENG_TEXT_GROUPS + 4)
-		return group < ENG_TEXT_GROUPS && b == k - ENG_TEXT_GROUPS;
-	return group == ENG_TEXT_GROUPS;
-}
+static const ft_lm_layout layout = {WIN, 4, pos_names, pos_bucket};
 
 /* Whether x (a JSON number, NaN when null) equals want to tol. */
 static int near(double x, double want, double tol)
@@ -149,115 +66,55 @@ static int near(double x, double want, double tol)
 
 int main(void)
 {
-	char err[512], path[1024];
+	char err[512];
 	eng_corpus c;
-	if (eng_corpus_load(&c, NULL, NULL, err, sizeof err)) {
-		skip(err, "rnn family (fortunes not installed)");
-		return tap_done();
-	}
-	snprintf(path, sizeof path, "%s/data/models/rnn-text.safetensors", srcdir());
-	eng_seq_model *m = eng_seq_load(path, err, sizeof err);
-	if (!ok(m != NULL, "rnn-text loads (%s)", m ? "ok" : err))
+	eng_seq_model *m = ft_lm_load(&c, "rnn-text", "rnn", err, sizeof err);
+	if (!m)
 		return tap_done();
 	kq_ctx *ctx = kq_ctx_create(1);
 	eng_seq_hooks h = eng_seq_hooks_f32(ctx);
 
 	/* ---- the model against its card: 2048-byte segments of the test fortunes */
-	eng_text_win *seg = NULL;
-	int nseg = eng_corpus_windows(&c, ENG_SPLIT_TEST, 2048, 0, &seg, err, sizeof err);
-	long nbytes = 0;
-	for (int i = 0; i < nseg; i++)
-		nbytes += seg[i].n;
-	ok(nbytes == CARD_BYTES, "test fortunes: %ld predicted bytes in %d segments (card: %d)", nbytes, nseg, CARD_BYTES);
-	double *sv = malloc((size_t)(nbytes > 0 ? nbytes : 1) * sizeof *sv);
-	int *sp = malloc((size_t)(nbytes > 0 ? nbytes : 1) * sizeof *sp);
-	if (ok(nseg > 0 && run(m, &h, &c, seg, nseg, 32, sv, sp, NULL) == 0, "direct fp32 pass over the segments")) {
-		double sum = 0;
-		for (long i = 0; i < nbytes; i++)
-			sum += sv[i];
-		ok(fabs(sum / nbytes - CARD_BPC) < 2e-4, "fp32 test bpc %.5f equals the model card's %.4f", sum / nbytes,
-		   CARD_BPC);
-	}
-	free(sv), free(sp), free(seg);
+	ft_lm_check_card(m, &h, &c, 2048, 32, "segments", CARD_BYTES, CARD_BPC);
 
 	/* ---- the session's windows: the first NWIN full 2048-byte test windows */
 	eng_text_win *all = NULL;
-	int nall = eng_corpus_windows(&c, ENG_SPLIT_TEST, WIN, 1, &all, err, sizeof err), nw = 0;
-	for (int i = 0; i < nall && nw < NWIN; i++)
-		if (all[i].n == WIN)
-			all[nw++] = all[i];
+	int nw = ft_lm_full_windows(&c, WIN, &all, err, sizeof err);
+	nw = nw < NWIN ? nw : NWIN;
 	int n = nw * WIN, *pref = malloc((size_t)n * sizeof(int)), *pq = malloc((size_t)n * sizeof(int)),
 	    *pf = malloc((size_t)n * sizeof(int));
 	double *vref = malloc((size_t)n * sizeof *vref), *vq = malloc((size_t)n * sizeof *vq),
 	       *vf = malloc((size_t)n * sizeof *vf);
 	float *lq = malloc((size_t)n * 256 * sizeof *lq), *lf = malloc((size_t)n * 256 * sizeof *lf),
 	      *lr = malloc((size_t)n * 256 * sizeof *lr);
-	ok(nw == NWIN && run(m, &h, &c, all, nw, 1, vref, pref, lr) == 0, "direct fp32 pass over %d windows", nw);
+	ok(nw == NWIN && ft_lm_run(m, &h, &c, all, nw, 1, vref, pref, lr) == 0, "direct fp32 pass over %d windows", nw);
 	/* windows per stratum: an interval needs ENG_MIN_CLUSTERS of them */
 	int wins[NSTRATA] = {0};
 	for (int k = -1; k < NSTRATA - 1; k++)
 		for (int w = 0; w < nw; w++) {
 			int any = 0;
 			for (int j = 0; j < WIN && !any; j++)
-				any = in_stratum(k, all[w].group, j);
+				any = ft_lm_in_stratum(&layout, k, all[w].group, j);
 			wins[k + 1] += any;
 		}
 
 	eng_session_opts so = {.model = "rnn-text", .threads = 2, .seed = SEED, .eval_n = n + 100, .resamples = RESAMPLES};
-	eng_session *s = eng_session_create(&so, err, sizeof err);
-	if (!ok(s != NULL, "session on rnn-text (%s)", s ? "ok" : err))
+	eng_session *s;
+	cJSON *rt = ft_token_session(&so, &s, err, sizeof err);
+	if (!rt)
 		return tap_done();
-	const char *tok_opts[] = {"act-granularity", "token", NULL};
-	cJSON *rt = eval(s, tok_opts, err, sizeof err);
-	if (!ok(rt != NULL, "eval int8 weights, per-token int8 activations (%s)", rt ? "ok" : err))
-		return tap_done();
-	ok(eng_json_num(rt, "eval.n") == n, "--eval-n %d is cut to whole windows: %g tokens", n + 100,
-	   eng_json_num(rt, "eval.n"));
-	ok(!strcmp(eng_json_str(rt, "metric"), "bpc") && !cJSON_IsTrue(eng_json_get(rt, "eval.higher_is_better")) &&
-		   !strcmp(eng_json_str(rt, "model.family"), "rnn"),
-	   "metric bpc, lower is better, family rnn");
+	ft_lm_check_result(&layout, rt, "rnn", n + 100, &c, all, nw, vref, pref);
 	ok(!strcmp(eng_json_str(rt, "throughput.unit"), "tokens/s"), "throughput in tokens/s");
-	const char *cim = eng_json_str(rt, "eval.ci_method");
-	char want_cim[96];
-	snprintf(want_cim, sizeof want_cim, "%d evaluation windows of %d tokens", nw, WIN);
-	ok(strstr(cim, "cluster") && strstr(cim, want_cim), "ci_method names the window clusters: %s", cim);
-	int ns = cJSON_GetArraySize(eng_json_get(rt, "eval.strata")), bad = 0;
-	ok(ns == NSTRATA, "%d strata: all, 10 groups, pos0-63, pos64-255, pos256-1023, pos1024+, shifted", ns);
-	for (int k = -1; k < NSTRATA - 1; k++) {
-		const char *name = stratum_name(&c, k);
-		double sum = 0;
-		int cnt = 0, hit = 0;
-		for (int i = 0; i < n; i++) {
-			int pos = i % WIN;
-			if (!in_stratum(k, all[i / WIN].group, pos))
-				continue;
-			cnt++, sum += vref[i];
-			hit += pref[i] == eng_corpus_win_bytes(&c, &all[i / WIN])[pos + 1];
-		}
-		const cJSON *st = stratum(rt, name);
-		double bpc = cnt ? sum / cnt : NAN, top1 = cnt ? (double)hit / cnt : NAN;
-		if (!st || (int)eng_json_num(st, "n") != cnt || (cnt && fabs(eng_json_num(st, "ref") - bpc) > 2e-5) ||
-		    (cnt && fabs(eng_json_num(st, "extra.top1.ref") - top1) > 1e-9)) {
-			diag("stratum %s: session n %g bpc %g top1 %g, direct n %d bpc %g top1 %g", name,
-			     st ? eng_json_num(st, "n") : -1, st ? eng_json_num(st, "ref") : -1,
-			     st ? eng_json_num(st, "extra.top1.ref") : -1, cnt, bpc, top1);
-			bad++;
-		}
-	}
-	ok(bad == 0, "every stratum's n, fp32 bpc and top1 equal the direct pass's");
 
 	/* ---- per-token int8: session == kernels run directly; agreement == direct */
-	eng_recipe r;
-	eng_recipe_default(&r);
-	eng_recipe_set(&r, "act-granularity", "token", err, sizeof err);
-	eng_qmodel *qm = eng_qmodel_create(&m->base, &r, NULL, err, sizeof err);
-	eng_qrunner *qr = qm ? eng_qrunner_create(qm, ctx) : NULL;
+	eng_qmodel *qm;
+	eng_qrunner *qr = ft_token_qrunner(m, ctx, &qm, err, sizeof err);
 	if (ok(qr != NULL, "direct qmodel for the token recipe")) {
 		eng_seq_hooks hq = h, hf = h;
 		hq.lin = eng_backend_quant(qr), hf.lin = eng_backend_fake(qr);
-		ok(run(m, &hq, &c, all, nw, 1, vq, pq, lq) == 0 && run(m, &hf, &c, all, nw, 1, vf, pf, lf) == 0,
+		ok(ft_lm_run(m, &hq, &c, all, nw, 1, vq, pq, lq) == 0 && ft_lm_run(m, &hf, &c, all, nw, 1, vf, pf, lf) == 0,
 		   "direct int8 kernel and fake-quant passes");
-		const cJSON *a = stratum(rt, "all");
+		const cJSON *a = ft_stratum(rt, "all");
 		double sum = 0, sref = 0, sdp = 0;
 		int cnt = 0, same = 0;
 		for (int i = 0; i < n; i++)
@@ -317,18 +174,8 @@ int main(void)
 		for (int i = 0; i < n; i++) {
 			if (all[i / WIN].group >= ENG_TEXT_GROUPS)
 				continue;
-			const float *x = lr + (size_t)i * 256, *y = lq + (size_t)i * 256;
-			double ma = x[0], mb = y[0], sa = 0, sb = 0, dk = 0;
-			for (int k = 1; k < 256; k++)
-				ma = fmax(ma, x[k]), mb = fmax(mb, y[k]);
-			for (int k = 0; k < 256; k++)
-				sa += exp(x[k] - ma), sb += exp(y[k] - mb);
-			for (int k = 0; k < 256; k++) {
-				double la = x[k] - ma - log(sa), lb = y[k] - mb - log(sb);
-				dk += exp(la) * (la - lb);
-			}
-			kl[nk++] = dk / log(2.0);
-			ksum += dk / log(2.0);
+			kl[nk] = ft_kld_bits(lr + (size_t)i * 256, lq + (size_t)i * 256);
+			ksum += kl[nk++];
 		}
 		for (int i = 1; i < nk; i++) /* insertion sort for the percentile */
 			for (int j = i; j > 0 && kl[j - 1] > kl[j]; j--) {
@@ -355,15 +202,15 @@ int main(void)
 	eng_qmodel_destroy(qm);
 
 	/* ---- static int8 (the default recipe) */
-	cJSON *rs = eval(s, NULL, err, sizeof err);
+	cJSON *rs = ft_eval(s, NULL, err, sizeof err);
 	if (ok(rs != NULL, "eval default int8 recipe (%s)", rs ? "ok" : err)) {
-		const cJSON *a = stratum(rs, "all");
+		const cJSON *a = ft_stratum(rs, "all");
 		double ka = eng_json_num(a, "extra.kernel_agreement"), d = eng_json_num(a, "delta");
 		ok(ka >= 0.99, "static int8: kernels agree with fake-quant on %.4f", ka);
 		ok(fabs(d) < 0.05, "static int8 on all: bpc delta %.4f within 0.05", d);
 		int vbad = 0, xbad = 0;
 		for (int k = -1; k < NSTRATA - 1; k++) {
-			const cJSON *st = stratum(rs, stratum_name(&c, k));
+			const cJSON *st = ft_stratum(rs, ft_lm_stratum_name(&layout, &c, k));
 			double lo = eng_json_num(st, "ci95.0"), hi = eng_json_num(st, "ci95.1"), sd = eng_json_num(st, "delta");
 			const char *want = eng_json_num(st, "n") == 0	  ? "no samples"
 					   : wins[k + 1] < ENG_MIN_CLUSTERS ? "too few windows"
@@ -372,7 +219,7 @@ int main(void)
 									  : "within noise";
 			if (strcmp(eng_json_str(st, "verdict"), want) ||
 			    (wins[k + 1] < ENG_MIN_CLUSTERS) != (isnan(lo) && isnan(hi))) {
-				diag("%s (%d windows): verdict '%s' for [%g, %g], want '%s'", stratum_name(&c, k), wins[k + 1],
+				diag("%s (%d windows): verdict '%s' for [%g, %g], want '%s'", ft_lm_stratum_name(&layout, &c, k), wins[k + 1],
 				     eng_json_str(st, "verdict"), lo, hi, want);
 				vbad++;
 			}
@@ -380,7 +227,7 @@ int main(void)
 			    (!near(eng_json_num(st, "extra.ppl_ratio.value"), exp2(sd), 2e-5 * exp2(sd)) ||
 			     !near(eng_json_num(st, "extra.top1_agree.value"),
 				   1 - eng_json_num(st, "flips") / eng_json_num(st, "n"), 2e-6))) {
-				diag("%s: ppl_ratio %g vs 2^%g, top1_agree %g vs flips %g of %g", stratum_name(&c, k),
+				diag("%s: ppl_ratio %g vs 2^%g, top1_agree %g vs flips %g of %g", ft_lm_stratum_name(&layout, &c, k),
 				     eng_json_num(st, "extra.ppl_ratio.value"), sd, eng_json_num(st, "extra.top1_agree.value"),
 				     eng_json_num(st, "flips"), eng_json_num(st, "n"));
 				xbad++;
@@ -393,14 +240,14 @@ int main(void)
 		   "calibrated on representative:512");
 	}
 	const char *short_opts[] = {"calib-set", "short", NULL};
-	cJSON *rsh = eval(s, short_opts, err, sizeof err);
+	cJSON *rsh = ft_eval(s, short_opts, err, sizeof err);
 	ok(rsh && !strcmp(eng_json_str(rsh, "calibration.set"), "short"), "calibration set short runs (%s)",
 	   rsh ? "ok" : err);
 	const char *bad_opts[] = {"calib-set", "mismatched", NULL};
-	cJSON *rb = eval(s, bad_opts, err, sizeof err);
+	cJSON *rb = ft_eval(s, bad_opts, err, sizeof err);
 	ok(!rb && strstr(err, "representative, short"), "calibration set mismatched is refused (%s)", err);
 	const char *kv_opts[] = {"kv", "int8", NULL};
-	cJSON *rk = eval(s, kv_opts, err, sizeof err);
+	cJSON *rk = ft_eval(s, kv_opts, err, sizeof err);
 	ok(!rk && strstr(err, "--kv int8") && strstr(err, "no KV cache"), "--kv int8 is refused (%s)", err);
 	cJSON_Delete(rt), cJSON_Delete(rs), cJSON_Delete(rsh), cJSON_Delete(rb), cJSON_Delete(rk);
 	eng_session_destroy(s);

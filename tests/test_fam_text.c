@@ -27,6 +27,7 @@
 #include "eng.h"
 #include "eng_qmodel.h"
 #include "eng_seq.h"
+#include "famtest.h"
 #include "tap.h"
 
 #define EVAL_N 1500
@@ -156,16 +157,6 @@ static double top1_where(const set *s, int lang, int bucket, const int *rare, in
 	return k ? (double)hit / k : NAN;
 }
 
-static cJSON *eval(eng_session *s, const char *const *opts, char *err, size_t errlen)
-{
-	eng_recipe r;
-	eng_recipe_default(&r);
-	for (int i = 0; opts && opts[i]; i += 2)
-		if (eng_recipe_set(&r, opts[i], opts[i + 1], err, errlen))
-			return NULL;
-	return eng_session_eval_ex(s, &r, ENG_EVAL_NO_BENCH, NULL, NULL, NULL, err, errlen);
-}
-
 int main(void)
 {
 	char err[512];
@@ -207,12 +198,9 @@ int main(void)
 
 	/* ---- the session: strata and the fp32 reference */
 	eng_session_opts so = {.model = "encoder-langid", .threads = 2, .seed = 1, .eval_n = n, .resamples = 200};
-	eng_session *s = eng_session_create(&so, err, sizeof err);
-	if (!ok(s != NULL, "session on encoder-langid (%s)", s ? "ok" : err))
-		return tap_done();
-	const char *tok_opts[] = {"act-granularity", "token", NULL};
-	cJSON *rt = eval(s, tok_opts, err, sizeof err);
-	if (!ok(rt != NULL, "eval int8 weights, per-token int8 activations (%s)", rt ? "ok" : err))
+	eng_session *s;
+	cJSON *rt = ft_token_session(&so, &s, err, sizeof err);
+	if (!rt)
 		return tap_done();
 	set ref = {&w, idx, pref, n};
 	int rare[ENG_WORD_LANGS], bad = 0, cnt, nstrata = cJSON_GetArraySize(eng_json_get(rt, "eval.strata"));
@@ -263,7 +251,7 @@ int main(void)
 	eng_qmodel_destroy(qm);
 
 	/* ---- static int8 (the default recipe) */
-	cJSON *rs = eval(s, NULL, err, sizeof err);
+	cJSON *rs = ft_eval(s, NULL, err, sizeof err);
 	if (ok(rs != NULL, "eval default int8 recipe (%s)", rs ? "ok" : err)) {
 		double ka = eng_json_num(stratum(rs, "all"), "extra.kernel_agreement");
 		double d = eng_json_num(stratum(rs, "all"), "delta");
@@ -291,7 +279,7 @@ int main(void)
 	}
 	/* ---- --attn int8 alone (fp32 linear layers) against the double reference */
 	const char *attn_opts[] = {"attn", "int8", "weights", "fp32", "acts", "fp32", NULL};
-	cJSON *ra = eval(s, attn_opts, err, sizeof err);
+	cJSON *ra = ft_eval(s, attn_opts, err, sizeof err);
 	if (ok(ra != NULL, "eval --attn int8 --weights fp32 --acts fp32 (%s)", ra ? "ok" : err)) {
 		eng_seq_hooks ha = h;
 		ha.qk = ref_qk, ha.pv = ref_pv;
@@ -329,7 +317,8 @@ int main(void)
 	ok(same == n, "variant's fp32 predictions equal the base model's on %d of %d words", same, n);
 	so.model = "encoder-langid-outliers";
 	s = eng_session_create(&so, err, sizeof err);
-	cJSON *rv = s ? eval(s, tok_opts, err, sizeof err) : NULL;
+	const char *tok_opts[] = {"act-granularity", "token", NULL};
+	cJSON *rv = s ? ft_eval(s, tok_opts, err, sizeof err) : NULL;
 	if (ok(rv != NULL, "eval on the variant (%s)", rv ? "ok" : err)) {
 		set v = {&w, idx, po, n};
 		double want = top1_where(&v, -1, -1, NULL, &cnt);

@@ -6,12 +6,10 @@
 # meets it (Tab completion, history file).
 precis=$(cd "${top_builddir:-.}" && pwd)/src/precis
 srcdir=${top_srcdir:-.}
-n=0
-failed=0
 tmp=$(mktemp -d)
 sock=precis-repl-$$
-tm() { tmux -L "$sock" "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
+tui_pane=repl tui_wait=10
+. "${top_srcdir:-.}/tests/tuilib.sh"
 EV="--eval-n 500 --threads 2"
 
 t() { # t DESCRIPTION COMMAND... : one test point from a command's status
@@ -126,19 +124,6 @@ if ! command -v tmux >/dev/null 2>&1; then
 	n=$((n + 1))
 	echo "ok $n # SKIP tmux is not installed"
 else
-	screen() { tm capture-pane -p -t repl >"$tmp/screen" 2>/dev/null; }
-	wait_for() {
-		i=0
-		while [ $i -lt 100 ]; do
-			screen
-			grep -Eq -- "$1" "$tmp/screen" && return 0
-			sleep 0.1
-			i=$((i + 1))
-		done
-		echo "# timed out waiting for '$1'; the screen was:"
-		sed 's/^/# | /' "$tmp/screen"
-		return 1
-	}
 	mkdir -p "$tmp/state"
 	tm new-session -d -s repl -x 100 -y 30 "env XDG_STATE_HOME='$tmp/state' '$precis' repl $EV"
 	# capture-pane drops trailing blanks: the cursor column shows them.

@@ -13,28 +13,7 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 sock=precis-test-$$
 tmp=$(mktemp -d)
-tm() { tmux -L "$sock" "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0
-failed=0
-ok() { # ok DESCRIPTION STATUS
-	n=$((n + 1))
-	if [ "$2" -eq 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi
-}
-screen() { tm capture-pane -p -t precis >"$tmp/screen" 2>/dev/null; }
-# wait_for PATTERN [SECONDS]: polls the screen until grep -E matches
-wait_for() {
-	i=0
-	while [ $i -lt $((${2:-20} * 10)) ]; do
-		screen
-		grep -Eq -- "$1" "$tmp/screen" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# timed out waiting for '$1'; the screen was:"
-	sed 's/^/# | /' "$tmp/screen"
-	return 1
-}
+. "${top_srcdir:-.}/tests/tuilib.sh"
 # quant_of FILE: the `all` row's quantized value as the TUI prints it
 all_quant() {
 	sed -n 's/.* all  *[0-9][0-9]*  *[0-9.]*%  *\([0-9.]*%\).*/\1/p' "$1" | head -1
@@ -65,15 +44,10 @@ ok "Right on 'weights' re-runs with int4 weights" $?
 got=$(all_quant "$tmp/screen")
 "$precis" eval --json --weights int4 --threads 2 >"$tmp/eval.json" 2>/dev/null
 want=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f%%" % (d["eval"]["strata"][0]["quant"] * 100))' "$tmp/eval.json")
-[ -n "$got" ] && [ "$got" = "$want" ]
-st=$?
-[ $st -eq 0 ] || echo "# all/quant: TUI '$got', precis eval --json '$want'"
-ok "the 'all' quantized value equals precis eval --json --weights int4" $st
+ok_same "the 'all' quantized value equals precis eval --json --weights int4" "$got" "$want" "all/quant: TUI" "precis eval --json"
 
 # the same change through the `:` command line (back to int8 first)
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'set weights int8'
-tm send-keys -t precis Enter
+colon_cmd 'set weights int8'
 wait_for 'done run #3' && grep -q 'int8 weights' "$tmp/screen"
 ok ":set weights int8 re-runs with int8 weights" $?
 tm send-keys -t precis ':'
@@ -83,14 +57,9 @@ tm send-keys -t precis Enter
 wait_for 'done run #4' && grep -q 'int4 weights' "$tmp/screen"
 ok ":set weights int4 Enter re-runs with int4 weights" $?
 got=$(all_quant "$tmp/screen")
-[ -n "$got" ] && [ "$got" = "$want" ]
-st=$?
-[ $st -eq 0 ] || echo "# all/quant after :set: TUI '$got', precis eval --json '$want'"
-ok "... and the 'all' quantized value equals precis eval --json --weights int4" $st
+ok_same "... and the 'all' quantized value equals precis eval --json --weights int4" "$got" "$want" "all/quant after :set: TUI" "precis eval --json"
 
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'bogus'
-tm send-keys -t precis Enter
+colon_cmd 'bogus'
 wait_for "^error: unknown command 'bogus'" 5 && [ "$(grep -c 'bogus' "$tmp/screen")" -eq 1 ]
 ok ":bogus shows a one-line error in the status line" $?
 grep -q '^F1Help' "$tmp/screen" && tm has-session -t precis 2>/dev/null
@@ -111,10 +80,7 @@ wait_for 'done run #5' && grep -q 'weights (symmetric, per tensor)' "$tmp/screen
 ok "Enter runs int4 weights with per-tensor granularity" $?
 got=$(all_quant "$tmp/screen")
 want=$(eval_all_quant --weights int4 --granularity tensor)
-[ -n "$got" ] && [ "$got" = "$want" ]
-st=$?
-[ $st -eq 0 ] || echo "# all/quant: TUI '$got', precis eval --json '$want'"
-ok "... and the 'all' quantized value equals precis eval --json --weights int4 --granularity tensor" $st
+ok_same "... and the 'all' quantized value equals precis eval --json --weights int4 --granularity tensor" "$got" "$want" "all/quant: TUI" "precis eval --json"
 tm send-keys -t precis ':'
 tm send-keys -t precis Up
 wait_for '^:set granularity tensor' 5
@@ -135,16 +101,12 @@ tp6=$(grep '^.*throughput: fp32' "$tmp/screen" | sed 's/.*quantized //')
 ok "the throughput panel shows the run's throughput" $?
 
 # Esc cancels a slow run (fp8 activations go through the emulated path)
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'set acts fp8-e4m3'
-tm send-keys -t precis Enter
+colon_cmd 'set acts fp8-e4m3'
 wait_for 'Esc cancels' 10
 tm send-keys -t precis Escape
 wait_for 'cancelled; F5 re-runs' 10
 ok "Esc cancels a running job and the status line says so" $?
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'set acts int8'
-tm send-keys -t precis Enter
+colon_cmd 'set acts int8'
 wait_for 'done run #8' 30
 ok "the next change runs again" $?
 
@@ -163,9 +125,7 @@ ok "F6 five times sorts the strata by delta, 'all' first" $?
 tm send-keys -t precis p
 wait_for 'pinned run #8 as A' 5
 ok "p pins the run on screen as A" $?
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'set weights int8'
-tm send-keys -t precis Enter
+colon_cmd 'set weights int8'
 wait_for 'done run #9' 30 && grep -q 'A (pinned, run #8' "$tmp/screen" && grep -q 'B-A pt' "$tmp/screen"
 ok "the next run shows A (pinned) vs B with B-A per stratum" $?
 grep -Eq 'session: [0-9]+ runs' "$tmp/screen"
@@ -194,9 +154,7 @@ wait_for '^Recipe ' 5 && grep -q 'overrides   1 layer' "$tmp/screen"
 ok "Esc twice returns to the strata screen; the recipe panel counts the override" $?
 
 # export, and no replacing without asking
-tm send-keys -t precis ':'
-tm send-keys -t precis -l "export $tmp/view.json"
-tm send-keys -t precis Enter
+colon_cmd "export $tmp/view.json"
 wait_for "wrote $tmp/view.json" 10
 ok ":export FILE.json writes the view" $?
 python3 - "$tmp/view.json" "$(all_quant "$tmp/screen")" <<'PY'
@@ -217,9 +175,7 @@ ok "F9 to an existing file asks before replacing it" $?
 tm send-keys -t precis n
 wait_for 'nothing written' 5 && cmp -s "$tmp/view.json" "$tmp/view.orig"
 ok "... and n keeps the file as it was" $?
-tm send-keys -t precis ':'
-tm send-keys -t precis -l "export $tmp/view.md"
-tm send-keys -t precis Enter
+colon_cmd "export $tmp/view.md"
 wait_for "wrote $tmp/view.md" 10 && grep -q 'decision-grade' "$tmp/view.md"
 ok ":export FILE.md writes a Markdown report" $?
 

@@ -12,26 +12,8 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 sock=precis-test-lm-$$
 tmp=$(mktemp -d)
-tm() { tmux -L "$sock" "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0
-ok() { # ok DESCRIPTION STATUS
-	n=$((n + 1))
-	if [ "$2" -eq 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi
-}
-screen() { tm capture-pane -p -t precis >"$tmp/screen" 2>/dev/null; }
-wait_for() { # wait_for PATTERN [SECONDS]
-	i=0
-	while [ $i -lt $((${2:-60} * 10)) ]; do
-		screen
-		grep -Eq -- "$1" "$tmp/screen" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# timed out waiting for '$1'; the screen was:"
-	sed 's/^/# | /' "$tmp/screen"
-	return 1
-}
+tui_wait=60
+. "${top_srcdir:-.}/tests/tuilib.sh"
 # the `all` row as the explorer prints it: "n ref quant" (bits, 4 decimals)
 all_row() { sed -n 's/.* all  *\([0-9][0-9]*\)  *\([0-9.]*\)  *\([0-9.]*\) .*/\1 \2 \3/p' "$1" | head -1; }
 eval_all_row() { # eval_all_row OPTIONS...
@@ -46,10 +28,7 @@ wait_for 'done run #1' 120
 ok "decoder-text: the strata table appears" $?
 got=$(all_row "$tmp/screen")
 want=$(eval_all_row)
-[ -n "$got" ] && [ "$got" = "$want" ]
-st=$?
-[ $st -eq 0 ] || echo "# all row: explorer '$got', precis eval --json '$want'"
-ok "the 'all' row (n, fp32 and quantized bpc) equals precis eval --json" $st
+ok_same "the 'all' row (n, fp32 and quantized bpc) equals precis eval --json" "$got" "$want" "all row: explorer" "precis eval --json"
 grep -q '95% CI (bits)' "$tmp/screen"
 ok "... the interval column is headed in bits" $?
 grep -Eq 'batch 1: pp128 [0-9]+ -> [0-9]+ tokens/s \([0-9.]+x\), tg128 [0-9]+ -> [0-9]+' "$tmp/screen"
@@ -61,24 +40,17 @@ ok "the generation line: first divergence of 224 tokens over 64 prompts" $?
 grep -q 'KV cache    fp32' "$tmp/screen"
 ok "the recipe panel has the KV cache row (decoder only)" $?
 
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'set kv int4'
-tm send-keys -t precis Enter
+colon_cmd 'set kv int4'
 wait_for 'done run #2' 120 && grep -q 'KV cache 4096 -> 640 bytes/token (rounded' "$tmp/screen"
 ok ":set kv int4 re-runs; the cache is 640 bytes per token, labelled as rounded" $?
 grep -q 'KV cache    int4' "$tmp/screen"
 ok "... the KV cache row says int4" $?
 got=$(all_row "$tmp/screen")
 want=$(eval_all_row --kv int4)
-[ -n "$got" ] && [ "$got" = "$want" ]
-st=$?
-[ $st -eq 0 ] || echo "# all row: explorer '$got', precis eval --json --kv int4 '$want'"
-ok "... and the 'all' row equals precis eval --json --kv int4" $st
+ok_same "... and the 'all' row equals precis eval --json --kv int4" "$got" "$want" "all row: explorer" "precis eval --json --kv int4"
 
 # per-layer deltas: the cache back to fp32 (sensitivity covers the linear layers)
-tm send-keys -t precis ':'
-tm send-keys -t precis -l 'set kv fp32'
-tm send-keys -t precis Enter
+colon_cmd 'set kv fp32'
 wait_for 'done run #3' 120
 tm send-keys -t precis Tab
 sleep 0.2
