@@ -419,7 +419,10 @@ int cmd_sweep(int argc, char **argv)
 		printf("sweep of %ld point%s from: %s\n", size, size == 1 ? "" : "s", desc);
 		if (o.shard_n > 1)
 			printf("shard %d/%d: points %d, %d, ...\n", o.shard_i, o.shard_n, o.shard_i, o.shard_i + o.shard_n);
-		printf("%5s  %-44s %-24s %10s %8s\n", "point", "values", "delta all (pt) [95% CI]", "samples/s", "speedup");
+		set_unit(eng_session_metric(s));
+		printf("%5s  %-44s %-28s %10s %8s\n", "point", "values",
+		       unit_bits ? "delta all (bits) [95% CI]" : "delta all (pt) [95% CI]", unit_bits ? "tokens/s" : "samples/s",
+		       "speedup");
 	}
 	for (long i = o.shard_i; i < size; i += o.shard_n) {
 		eng_recipe r = a.recipe;
@@ -457,7 +460,7 @@ int cmd_sweep(int argc, char **argv)
 			double q = eng_json_num(res, "throughput.quant"), x = eng_json_num(res, "throughput.speedup");
 			snprintf(tq, sizeof tq, isnan(q) ? "n/a" : "%.0f", q);
 			snprintf(sp, sizeof sp, isnan(x) ? "n/a" : "%.2fx", x);
-			printf("%5ld  %-44s %-24s %10s %8s%s\n", i, vt, dc, tq, sp,
+			printf("%5ld  %-44s %-28s %10s %8s%s\n", i, vt, dc, tq, sp,
 			       cJSON_IsTrue(eng_json_get(res, "throughput.emulated")) ? "  emulated" : "");
 			cJSON_Delete(values);
 		}
@@ -545,7 +548,7 @@ static void print_step(void *user, const cJSON *step, const cJSON *best)
 		if (col == 0)
 			snprintf(line, sizeof line, "         ");
 		size_t used = strlen(line);
-		snprintf(line + used, sizeof line - used, "%-38s", cell);
+		snprintf(line + used, sizeof line - used, "%-*s", unit_bits ? 46 : 38, cell);
 		if (++col == 3) {
 			printf("%s\n", line);
 			col = 0;
