@@ -3,7 +3,8 @@
 # tui_screens.sh - doc step: drives the explorer under tmux and writes a
 # text capture of each screen to doc/screens/ (strata, A vs B compare,
 # layers, one layer's histograms, help, the encoder family after the
-# model row switched to it, a too-small terminal).
+# model row switched to it, a too-small terminal, the decoder with an
+# int4 KV cache).
 # Usage: tools/tui_screens.sh BUILDDIR   (run from the source tree)
 set -e
 build=$(cd "${1:?usage: tools/tui_screens.sh BUILDDIR}" && pwd)
@@ -61,4 +62,11 @@ shot encoder
 tm resize-window -t s -x 60 -y 20
 wait_for 'needs 80x24'
 shot small
+tm send-keys -t s q
+tm kill-session -t s
+
+# a language model: the decoder with an int4 KV cache
+TERM=xterm-256color tm new-session -d -s s -x 150 -y 45 "XDG_STATE_HOME='$tmp' '$build/src/precis' --model decoder-text --kv int4 --threads 2"
+wait_for 'done run #1'
+shot decoder
 tm send-keys -t s q

@@ -492,8 +492,9 @@ static void draw_scatter(const ui_state *u, int y, int x, int w, int h)
 		p[i] = (ui_plot_pt){px[i], py[i], mark};
 	}
 	char title[256];
-	snprintf(title, sizeof title, "session: %d run%s + fp32 (delta 0); delta 'all' pt vs %s; %s frontier, @ this, P pinned",
-		 k, k == 1 ? "" : "s", eng_json_str(u->result, "throughput.unit"), u->ascii ? "*" : "\xe2\x97\x86");
+	snprintf(title, sizeof title, "session: %d run%s + fp32 (delta 0); delta 'all' %s vs %s; %s frontier, @ this, P pinned",
+		 k, k == 1 ? "" : "s", metric_mul(u->result) == 1 ? "bits" : "pt", eng_json_str(u->result, "throughput.unit"),
+		 u->ascii ? "*" : "\xe2\x97\x86");
 	tui_put(y++, x, w, A_BOLD, title);
 	h--;
 	int lw = 9; /* y-axis labels */
