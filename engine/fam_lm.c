@@ -339,15 +339,6 @@ typedef struct {
 	int failed;
 } gen_job;
 
-static int argmax(const float *z, int n)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (z[i] > z[best])
-			best = i;
-	return best;
-}
-
 /* Greedy generation of prompts [b, b + nb) on lane i: the decoder with a
  * batched KV cache, the rnn with the GRU states carried. */
 static int gen_group(gen_job *j, int i, int b, int nb, char *err, size_t errlen)
@@ -378,7 +369,9 @@ static int gen_group(gen_job *j, int i, int b, int nb, char *err, size_t errlen)
 			: eng_seq_rnn(m, &h, l->ws, state, &bt, ENG_LOGITS_LAST, sl->logits, err, errlen))
 			goto out;
 		for (int q = 0; q < nb; q++) {
-			int next = argmax(sl->logits + (size_t)q * m->vocab, m->vocab);
+			int next;
+			float conf;
+			sess_argmax_conf(sl->logits + (size_t)q * m->vocab, m->vocab, &next, &conf);
 			j->out[(size_t)(b + q) * GEN_TOKENS + step] = next;
 			l->tok[q] = next, l->off[q] = q; /* the next call: one token per sequence */
 		}
