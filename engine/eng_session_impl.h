@@ -233,6 +233,9 @@ void sess_argmax_conf(const float *logits, int nc, int *pred, float *conf);
 
 /* How a layer's GEMM runs, in words ("int8 x int8 kernel"). */
 const char *sess_wpath_name(eng_wpath p);
+/* The common part of a `models --json` entry (name, family, path,
+ * params, task, and variant when not NULL); the family adds its strata. */
+cJSON *sess_model_info_base(const eng_model *m, const char *path, const char *variant);
 /* SPEC §3 `model` object (caller owns). */
 cJSON *sess_model_json(const eng_session *s);
 /* Frees the sensitivity cache (called by eng_session_destroy). */

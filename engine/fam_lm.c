@@ -136,7 +136,7 @@ static cJSON *lm_model_info_kind(const char *path, const lm_spec *sp, char *err,
 	eng_seq_model *m = eng_seq_load(path, err, errlen);
 	if (!m)
 		return NULL;
-	cJSON *o = seq_model_info_base(m, path);
+	cJSON *o = sess_model_info_base(&m->base, path, m->variant);
 	cJSON *arr = cJSON_AddArrayToObject(o, "strata");
 	cJSON_AddItemToArray(arr, cJSON_CreateString("all"));
 	for (int g = 0; g < ENG_TEXT_GROUPS; g++)

@@ -268,16 +268,3 @@ int seq_open(eng_session *s, const char *path, eng_seq_kind kind, int in_c, eng_
 	s->variant = m->variant;
 	return 0;
 }
-
-cJSON *seq_model_info_base(const eng_seq_model *m, const char *path)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "name", m->base.name);
-	cJSON_AddStringToObject(o, "family", m->base.family);
-	cJSON_AddStringToObject(o, "path", path);
-	cJSON_AddNumberToObject(o, "params", (double)m->base.params);
-	cJSON_AddStringToObject(o, "task", m->base.task);
-	if (m->variant)
-		cJSON_AddStringToObject(o, "variant", m->variant);
-	return o;
-}

@@ -61,8 +61,5 @@ size_t seq_kv_bytes_per_token(const eng_seq_model *m, kq_fmt f);
  * the family).  0, or -1 with err. */
 int seq_open(eng_session *s, const char *path, eng_seq_kind kind, int in_c, eng_seq_model **out, char *err,
 	     size_t errlen);
-/* The common part of a `models --json` entry (name, family, path,
- * params, task, variant) of a loaded model. */
-cJSON *seq_model_info_base(const eng_seq_model *m, const char *path);
 
 #endif

@@ -83,7 +83,7 @@ static cJSON *enc_model_info(const char *path, char *err, size_t errlen)
 	eng_seq_model *m = eng_seq_load(path, err, errlen);
 	if (!m)
 		return NULL;
-	cJSON *o = seq_model_info_base(m, path);
+	cJSON *o = sess_model_info_base(&m->base, path, m->variant);
 	add_enc_strata_names(cJSON_AddArrayToObject(o, "strata"), &m->base);
 	eng_seq_destroy(m);
 	return o;

@@ -9,9 +9,9 @@
  * format reuse them; only the quantization, the quantized evaluation and
  * the benchmark run for a new recipe.  Families plug in through
  * `sess_family` (data, calibration sets, strata, forward pass): `cnn` here,
- * the sequence families in fam_text.c (`encoder`) and fam_rnn.c (`rnn`,
- * a language model: per-token samples with a real value each, see
- * sess_family.lm).
+ * the sequence families in fam_text.c (`encoder`) and fam_lm.c (`decoder`
+ * and `rnn`, language models: per-token samples with a real value each,
+ * see sess_family.lm).
  * The session's insides are in eng_session_impl.h, shared with
  * sensitivity.c and search.c, which build on the functions marked sess_
  * here (reference, calibration, parallel prediction over the lanes).
@@ -254,17 +254,25 @@ static int cnn_forward(eng_session *s, const eng_backend *be, int batch, const f
 	return eng_forward(s->m, be, batch, x, logits, ws, err, errlen);
 }
 
-static cJSON *cnn_model_info(const char *path, char *err, size_t errlen)
+cJSON *sess_model_info_base(const eng_model *m, const char *path, const char *variant)
 {
-	eng_model *m = eng_model_load(path, err, errlen);
-	if (!m)
-		return NULL;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", m->name);
 	cJSON_AddStringToObject(o, "family", m->family);
 	cJSON_AddStringToObject(o, "path", path);
 	cJSON_AddNumberToObject(o, "params", (double)m->params);
 	cJSON_AddStringToObject(o, "task", m->task);
+	if (variant)
+		cJSON_AddStringToObject(o, "variant", variant);
+	return o;
+}
+
+static cJSON *cnn_model_info(const char *path, char *err, size_t errlen)
+{
+	eng_model *m = eng_model_load(path, err, errlen);
+	if (!m)
+		return NULL;
+	cJSON *o = sess_model_info_base(m, path, NULL);
 	cJSON *st = cJSON_AddArrayToObject(o, "strata");
 	cJSON_AddItemToArray(st, cJSON_CreateString("all"));
 	for (int c = 0; c < m->nclasses; c++)
